@@ -1,0 +1,13 @@
+/*
+ * commands.h — the subcommands of moelab (one file each in cli/).
+ */
+#ifndef MOELAB_CLI_COMMANDS_H
+#define MOELAB_CLI_COMMANDS_H
+
+#include "common.h"
+
+extern const cli_command cmd_simulate;
+extern const cli_command cmd_predict;
+extern const cli_command cmd_eval;
+
+#endif

@@ -1,0 +1,436 @@
+/*
+ * moelab.h — the public interface of libmoelab.
+ *
+ * Mixture-of-experts (MoE) regression with sigmoid and softmax gating:
+ * models, simulation, file formats and (in later sections) fitting, Voronoi
+ * losses and convergence-rate studies.  The mathematics is documented in
+ * docs/theory.md; file formats in docs/file-formats.md.
+ *
+ * Conventions that hold for every function below:
+ *  - Fallible functions return a moelab_status (MOELAB_OK == 0 on success)
+ *    and write results only through out-parameters.  On failure the
+ *    out-parameters are left untouched unless stated otherwise.
+ *  - The last argument `err` is optional (NULL allowed).  When given, it is
+ *    filled with the status, a message and, for bad input, the file, line and
+ *    field that caused the failure.
+ *  - Objects come in _new/_free pairs; every _free accepts NULL.
+ *  - Arrays are row-major.  "n×d" means n rows of d doubles each.
+ *  - The library never prints, never exits and keeps no global mutable state.
+ *    It uses GSL: applications should call gsl_set_error_handler_off() once
+ *    (GSL's default handler aborts on allocation failure); every GSL status is
+ *    checked by the library.
+ */
+#ifndef MOELAB_H
+#define MOELAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MOELAB_BUILDING) && defined(__GNUC__)
+#define MOELAB_API __attribute__((visibility("default")))
+#else
+#define MOELAB_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define MOELAB_VERSION_MAJOR 0
+#define MOELAB_VERSION_MINOR 1
+#define MOELAB_VERSION_PATCH 0
+#define MOELAB_VERSION_STRING "0.1.0"
+/* Incremented whenever a public declaration changes incompatibly. */
+#define MOELAB_API_VERSION 1
+
+/* The library's version string, e.g. "0.1.0" (static storage). */
+MOELAB_API const char *moelab_version(void);
+/* The API version the library was built with (compare to MOELAB_API_VERSION). */
+MOELAB_API int moelab_api_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Limits (documented in docs/limits.md); beyond them: MOELAB_ELIMIT          */
+/* ------------------------------------------------------------------------ */
+
+#define MOELAB_MAX_D 1000          /* input dimension */
+#define MOELAB_MAX_K 100           /* atoms (experts) */
+#define MOELAB_MAX_DEGREE 16       /* degree of the poly expert */
+#define MOELAB_MAX_LINE 1048576    /* bytes in one CSV line */
+#define MOELAB_MAX_JSON 67108864   /* bytes in one JSON file (64 MiB) */
+#define MOELAB_MAX_ROWS 2000000000 /* rows of one data set */
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum moelab_status {
+  MOELAB_OK = 0,
+  MOELAB_EINVAL = 1,   /* an argument or option is invalid */
+  MOELAB_EPARSE = 2,   /* an input file is malformed */
+  MOELAB_EIO = 3,      /* a file could not be read or written */
+  MOELAB_ENOMEM = 4,   /* an allocation failed */
+  MOELAB_ENUMERIC = 5, /* a computation produced NaN/Inf or failed numerically */
+  MOELAB_ELIMIT = 6,   /* a documented limit was exceeded */
+  MOELAB_EINTR = 7,    /* interrupted on request */
+  MOELAB_ENOTFOUND = 8 /* a named item (file, preset, column) does not exist */
+} moelab_status;
+
+/* A short English description of `status` (static storage, never NULL). */
+MOELAB_API const char *moelab_status_str(int status);
+
+#define MOELAB_ERRMSG_MAX 512
+#define MOELAB_ERRFILE_MAX 512
+#define MOELAB_ERRFIELD_MAX 128
+
+/*
+ * Error details.  `file` is empty and `line` is 0 when the error is not tied
+ * to a location; `field` names the offending field (a CSV column, a JSON path
+ * such as "atoms[1].eta", an option) or is empty.
+ */
+typedef struct moelab_error {
+  int status;
+  char message[MOELAB_ERRMSG_MAX];
+  char file[MOELAB_ERRFILE_MAX];
+  long line;
+  char field[MOELAB_ERRFIELD_MAX];
+} moelab_error;
+
+/* Resets `err` to MOELAB_OK with empty strings.  NULL is a no-op. */
+MOELAB_API void moelab_error_clear(moelab_error *err);
+
+/*
+ * Formats `err` as "FILE:LINE: field 'F': MESSAGE" (omitting the parts that
+ * are empty) into `buf` of `size` bytes (always NUL-terminated when size > 0).
+ * Returns the number of characters that the full text has (as snprintf).
+ */
+MOELAB_API int moelab_error_format(const moelab_error *err, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Random streams                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every random stream of moelab is keyed by (seed, stream): a counter-based
+ * Philox4x64-10 generator (Random123) whose key is the pair, exposed as a GSL
+ * generator so all of GSL's variates can be drawn from it.  The same key gives
+ * the same numbers on every machine, thread count and process layout.
+ *
+ * moelab_rng_new: allocates a generator for key (seed, stream).  The result
+ * is a `gsl_rng *` (declared here as void * so that this header does not need
+ * GSL's); free it with moelab_rng_free.  Errors: MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_rng_new(uint64_t seed, uint64_t stream, void **rng, moelab_error *err);
+MOELAB_API void moelab_rng_free(void *rng);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum moelab_gate { MOELAB_GATE_SIGMOID = 0, MOELAB_GATE_SOFTMAX = 1 } moelab_gate;
+
+typedef enum moelab_expert {
+  MOELAB_EXPERT_RELU = 0,     /* max(aᵀx + b, 0) */
+  MOELAB_EXPERT_GELU = 1,     /* z Φ(z), z = aᵀx + b, exact erf form */
+  MOELAB_EXPERT_LINEAR = 2,   /* aᵀx + b */
+  MOELAB_EXPERT_POLY = 3,     /* (aᵀx + b)^p, p = degree >= 1 */
+  MOELAB_EXPERT_CONSTANT = 4, /* c */
+  MOELAB_EXPERT_SIGMOID = 5,  /* 1 / (1 + exp(-(aᵀx + b))) */
+  MOELAB_EXPERT_TANH = 6      /* tanh(aᵀx + b) */
+} moelab_expert;
+
+typedef enum moelab_law {
+  MOELAB_LAW_UNIFORM = 0, /* uniform on the box [low, high] */
+  MOELAB_LAW_NORMAL = 1,  /* independent N(mean_j, sd_j²) coordinates */
+  MOELAB_LAW_GRID = 2     /* d = 1: n evenly spaced points low..high (as a law: uniform) */
+} moelab_law;
+
+/* Names <-> enums.  _name returns static storage ("?" for an unknown value);
+ * _parse returns MOELAB_EINVAL for an unknown name. */
+MOELAB_API const char *moelab_gate_name(moelab_gate gate);
+MOELAB_API const char *moelab_expert_name(moelab_expert expert);
+MOELAB_API const char *moelab_law_name(moelab_law law);
+MOELAB_API int moelab_gate_parse(const char *name, moelab_gate *gate);
+MOELAB_API int moelab_expert_parse(const char *name, moelab_expert *expert);
+MOELAB_API int moelab_law_parse(const char *name, moelab_law *law);
+
+/*
+ * Number of expert parameters per atom: 1 for constant, d + 1 (a_1..a_d, b)
+ * for every other family.
+ */
+MOELAB_API size_t moelab_expert_nparams(moelab_expert expert, size_t d);
+
+/*
+ * The input law μ of a model: `a` holds the lows (uniform, grid) or means
+ * (normal), `b` the highs or standard deviations; each of length d.
+ */
+typedef struct moelab_input {
+  moelab_law law;
+  double *a;
+  double *b;
+} moelab_input;
+
+/*
+ * A k-atom mixture of experts
+ *
+ *     f(x) = Σ_i g_i(x) h(x, η_i),
+ *
+ * sigmoid gate g_i(x) = σ(β1_iᵀx + β0_i), softmax gate
+ * g_i(x) = exp(β1_iᵀx + β0_i) / Σ_j exp(β1_jᵀx + β0_j).
+ *
+ * Parameter ordering (used by `theta`, by every Jacobian and by the fitter):
+ * atom-major, atom i occupies theta[i*stride .. (i+1)*stride - 1] as
+ *     β0_i, β1_i[0..d-1], η_i[0..q-1]
+ * with η = (a[0..d-1], b) for every family but constant, whose η = (c).
+ * stride = 1 + d + q; p = k * stride parameters in all.
+ *
+ * The struct is transparent for reading; create it with moelab_model_new and
+ * change parameters only through `theta`.  `extra` is NULL or a JSON object
+ * text holding the unknown top-level members of the file the model was read
+ * from (for example a fit report), written back verbatim by the writers.
+ */
+typedef struct moelab_model {
+  moelab_gate gate;
+  moelab_expert expert;
+  int degree;      /* poly only; 1 for every other family */
+  size_t d;        /* input dimension >= 1 */
+  size_t k;        /* atoms >= 1 */
+  size_t q;        /* expert parameters per atom */
+  size_t stride;   /* parameters per atom: 1 + d + q */
+  size_t p;        /* k * stride */
+  double *theta;   /* p parameters, ordering above */
+  int has_input;   /* 1 if `input` holds a simulation law */
+  moelab_input input;
+  int has_noise;   /* 1 if `noise` holds the noise variance ν */
+  double noise;
+  char *extra;
+} moelab_model;
+
+/*
+ * moelab_model_new: a model with all parameters zero, no input law and no
+ * noise.  `degree` matters only for MOELAB_EXPERT_POLY (1..MOELAB_MAX_DEGREE);
+ * pass 1 otherwise.  Owns its arrays; free with moelab_model_free.
+ * Errors: MOELAB_EINVAL (d < 1, k < 1, unknown gate/expert, degree out of
+ * range), MOELAB_ELIMIT (d > MOELAB_MAX_D, k > MOELAB_MAX_K), MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_model_new(moelab_gate gate, moelab_expert expert, int degree, size_t d, size_t k,
+                                moelab_model **model, moelab_error *err);
+MOELAB_API void moelab_model_free(moelab_model *model);
+/* Deep copy of `src` into a new model *out.  Errors: MOELAB_ENOMEM. */
+MOELAB_API int moelab_model_copy(const moelab_model *src, moelab_model **out, moelab_error *err);
+
+/*
+ * Sets the model's input law: `a` and `b` are arrays of length model->d
+ * (copied).  Errors: MOELAB_EINVAL (low >= high, sd <= 0, non-finite values,
+ * grid with d != 1).
+ */
+MOELAB_API int moelab_model_set_input(moelab_model *model, moelab_law law, const double *a, const double *b,
+                                      moelab_error *err);
+/* Sets the noise variance ν >= 0.  Errors: MOELAB_EINVAL (negative or not finite). */
+MOELAB_API int moelab_model_set_noise(moelab_model *model, double noise, moelab_error *err);
+/* Replaces `extra` by a copy of `json_object_text` (NULL clears).  Errors:
+ * MOELAB_EINVAL (not a JSON object), MOELAB_ENOMEM. */
+MOELAB_API int moelab_model_set_extra(moelab_model *model, const char *json_object_text, moelab_error *err);
+
+/* Checks that every parameter is finite.  Errors: MOELAB_ENUMERIC with the
+ * field ("atoms[i].beta0" ...) of the first bad parameter. */
+MOELAB_API int moelab_model_validate(const moelab_model *model, moelab_error *err);
+
+/*
+ * Evaluates f(x) at n rows of X (n×d) into yhat (n).  Gates use a stable
+ * logistic and a log-sum-exp softmax, so scores up to ±1e300 neither overflow
+ * nor give NaN.  Runs on up to `threads` OpenMP threads (0 = the OpenMP
+ * default); the result does not depend on the thread count.
+ * Errors: MOELAB_EINVAL (NULL arrays with n > 0).
+ */
+MOELAB_API int moelab_model_predict(const moelab_model *model, const double *X, size_t n, double *yhat,
+                                    int threads, moelab_error *err);
+
+/*
+ * Per-atom values at n rows of X (n×d): gates (n×k, g_i(x)) and experts
+ * (n×k, h(x, η_i)); either output may be NULL.  Errors: MOELAB_EINVAL.
+ */
+MOELAB_API int moelab_model_components(const moelab_model *model, const double *X, size_t n, double *gates,
+                                       double *experts, moelab_error *err);
+
+/*
+ * The analytic Jacobian of f with respect to theta at n rows of X (n×d):
+ * J is n×p row-major, J[r*p + j] = ∂f(x_r)/∂theta_j in the parameter ordering
+ * above; f (n) receives f(x_r) when not NULL.
+ * ReLU kink: at aᵀx + b = 0 exactly the derivative of max(z, 0) is taken as
+ * 0, the left one-sided derivative (the function value is 0 there either way).
+ * Errors: MOELAB_EINVAL.
+ */
+MOELAB_API int moelab_model_jacobian(const moelab_model *model, const double *X, size_t n, double *f, double *J,
+                                     moelab_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Data                                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A borrowed view of a data set: X is n×d, y has n entries or is NULL. */
+typedef struct moelab_data_view {
+  size_t n;
+  size_t d;
+  const double *X;
+  const double *y;
+} moelab_data_view;
+
+/*
+ * An owned data set.  `names` holds the d input column names followed by the
+ * output's name (d + 1 strings, owned).  y is NULL when the data has no output.
+ */
+typedef struct moelab_data {
+  size_t n;
+  size_t d;
+  double *X;
+  double *y;
+  char **names;
+} moelab_data;
+
+/* A data set of n rows with zeroed values, names "x1".."xd" and "y"; y is
+ * allocated when with_y != 0.  Errors: MOELAB_EINVAL (d < 1), MOELAB_ELIMIT,
+ * MOELAB_ENOMEM. */
+MOELAB_API int moelab_data_new(size_t n, size_t d, int with_y, moelab_data **data, moelab_error *err);
+MOELAB_API void moelab_data_free(moelab_data *data);
+/* A view of `data` (borrowing its arrays). */
+MOELAB_API moelab_data_view moelab_data_as_view(const moelab_data *data);
+
+/* ------------------------------------------------------------------------ */
+/* Simulation                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Draws n inputs from `law` (with parameters a, b of length d) into X (n×d)
+ * using the random stream (seed, stream).  The grid law is deterministic:
+ * x_r = low + (high - low) r / (n - 1) (the midpoint when n = 1).
+ * Errors: MOELAB_EINVAL, MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_draw_inputs(const moelab_input *law, size_t d, size_t n, uint64_t seed, uint64_t stream,
+                                  double *X, moelab_error *err);
+
+/*
+ * Simulates n samples Y = f(X) + ε, ε ~ N(0, ν), X ~ the model's input law,
+ * ν the model's noise (0 if absent).  Inputs are drawn from the stream
+ * (seed, 2*stream) and noise from (seed, 2*stream + 1), so X and ε are
+ * independent streams that other gates can share (matched protocol).
+ * `law` overrides the model's input law when not NULL.  Returns a new data
+ * set with y.  Errors: MOELAB_EINVAL (no input law, n < 1), MOELAB_ELIMIT,
+ * MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_simulate(const moelab_model *model, const moelab_input *law, size_t n, uint64_t seed,
+                               uint64_t stream, moelab_data **data, moelab_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* L²(μ) distances                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct moelab_l2_options {
+  size_t nodes;      /* d = 1: Gauss nodes per piece (0 = default 64) */
+  size_t qmc_points; /* d > 1: Sobol points (0 = default 65536) */
+} moelab_l2_options;
+
+/*
+ * ‖f_a − f_b‖_{L²(μ)} = sqrt(E_μ (f_a(X) − f_b(X))²) for two models with the
+ * same d (b may be NULL: then ‖f_a‖).  μ (length-d parameters):
+ *  - d = 1, uniform or grid: Gauss–Legendre on [low, high], split at every
+ *    ReLU kink of either model, `nodes` points per piece;
+ *  - d = 1, normal: Gauss–Hermite with `nodes` points when no ReLU kink is
+ *    present; otherwise Gauss–Legendre on mean ± 12 sd split at the kinks
+ *    (the mass outside is below 1e-32);
+ *  - d > 1: a Sobol sequence (GSL; Halton above 40 dimensions) of
+ *    `qmc_points` points mapped to μ.
+ * `abs_err` (optional) receives an estimate of the absolute error: the
+ * difference between the result and the same rule at half the resolution.
+ * Errors: MOELAB_EINVAL (d mismatch, bad law), MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_l2_distance(const moelab_model *a, const moelab_model *b, const moelab_input *mu,
+                                  const moelab_l2_options *opt, double *dist, double *abs_err, moelab_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Model files (JSON, docs/file-formats.md).  _read_file reads `path`;
+ * _read_buffer parses `len` bytes of `text`, naming them `name` in errors.
+ * Errors: MOELAB_EIO (unreadable), MOELAB_EPARSE (invalid JSON, unknown
+ * gate/family, wrong array lengths, non-finite numbers; err names the line
+ * and the JSON path), MOELAB_EINVAL (k < 1, d < 1, negative noise ...),
+ * MOELAB_ELIMIT, MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_model_read_file(const char *path, moelab_model **model, moelab_error *err);
+MOELAB_API int moelab_model_read_buffer(const char *text, size_t len, const char *name, moelab_model **model,
+                                        moelab_error *err);
+/* Writes `model` as JSON to `fp`.  Doubles are written in the shortest form
+ * that reads back bit for bit.  Errors: MOELAB_EIO, MOELAB_ENUMERIC (a
+ * parameter is not finite). */
+MOELAB_API int moelab_model_write(FILE *fp, const moelab_model *model, moelab_error *err);
+/* The JSON text of `model` in a new string (*text, free with free()). */
+MOELAB_API int moelab_model_to_string(const moelab_model *model, char **text, moelab_error *err);
+
+/*
+ * CSV data files: a header line then one row per sample.  By default the
+ * input columns are the ones named x1..xd (in any order, all of them) and the
+ * output is the column named y; other columns are ignored.  `x_names`
+ * (nx names) and `y_name` select other columns.  Fields may be enclosed in
+ * double quotes; no field may contain a comma.  Blank lines are skipped; CRLF
+ * line ends are accepted.
+ */
+typedef struct moelab_csv_spec {
+  const char *const *x_names; /* NULL: the x1..xd columns */
+  size_t nx;
+  const char *y_name;         /* NULL: "y" */
+  size_t expect_d;            /* 0: any; else the number of inputs required */
+  int require_y;              /* 1: the output column must be present */
+} moelab_csv_spec;
+
+/*
+ * Reads a CSV stream `fp` named `name` (used in messages) into a new data set.
+ * `spec` may be NULL (defaults above, y optional).  Streaming: memory is the
+ * data itself plus one line.  Errors: MOELAB_EPARSE (empty file, bad header,
+ * non-numeric, empty, NaN or Inf fields, ragged rows; err names the line and
+ * column), MOELAB_ELIMIT (line longer than MOELAB_MAX_LINE, too many rows),
+ * MOELAB_EIO, MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_csv_read(FILE *fp, const char *name, const moelab_csv_spec *spec, moelab_data **data,
+                               moelab_error *err);
+MOELAB_API int moelab_csv_read_file(const char *path, const moelab_csv_spec *spec, moelab_data **data,
+                                    moelab_error *err);
+
+/*
+ * Writes a CSV: the header "names[0..d-1]" (or x1..xd), then "y" when y is not
+ * NULL, then one column per extra (extra_names[j], values extra[j][0..n-1]).
+ * Doubles are written in the shortest round-trip form.  Errors: MOELAB_EIO.
+ */
+MOELAB_API int moelab_csv_write(FILE *fp, const moelab_data_view *view, const char *const *names, size_t nextra,
+                                const char *const *extra_names, const double *const *extra, moelab_error *err);
+
+/*
+ * Writes `x` into buf (>= 32 bytes) in the shortest of %.15g, %.16g, %.17g
+ * that reads back to the same double.  Non-finite values give "nan", "inf",
+ * "-inf".  Returns buf.
+ */
+MOELAB_API char *moelab_format_double(double x, char *buf);
+
+/*
+ * Atomic output files: writes go to a temporary file in the same directory;
+ * moelab_outfile_commit flushes, fsyncs and renames it over `path`, so a
+ * crash never leaves a half-written result.  Path "-" writes to stdout
+ * directly.  moelab_outfile_free without a commit removes the temporary file.
+ * Errors: MOELAB_EIO (cannot create, write, sync or rename), MOELAB_ENOMEM.
+ */
+typedef struct moelab_outfile moelab_outfile;
+MOELAB_API int moelab_outfile_new(const char *path, moelab_outfile **out, moelab_error *err);
+MOELAB_API FILE *moelab_outfile_stream(moelab_outfile *out);
+MOELAB_API int moelab_outfile_commit(moelab_outfile *out, moelab_error *err);
+MOELAB_API void moelab_outfile_free(moelab_outfile *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MOELAB_H */

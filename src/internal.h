@@ -1,0 +1,97 @@
+/*
+ * internal.h — declarations shared by the library's sources (not installed).
+ */
+#ifndef MOELAB_INTERNAL_H
+#define MOELAB_INTERNAL_H
+
+#include "moelab.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <gsl/gsl_rng.h>
+
+#if defined(__GNUC__)
+#define ML_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define ML_UNUSED __attribute__((unused))
+#else
+#define ML_PRINTF(a, b)
+#define ML_UNUSED
+#endif
+
+#define ML_PI 3.14159265358979323846
+
+/* ---- errors (error.c) ---- */
+
+/*
+ * Fills `err` (if not NULL) with status, location and a printf-style message;
+ * returns `status` so that callers can write `return ml_fail(...)`.
+ * `file` and `field` may be NULL; line 0 means no line.
+ */
+int ml_fail(moelab_error *err, int status, const char *file, long line, const char *field, const char *fmt, ...)
+    ML_PRINTF(6, 7);
+int ml_vfail(moelab_error *err, int status, const char *file, long line, const char *field, const char *fmt,
+             va_list ap) ML_PRINTF(6, 0);
+/* Sets err->status = MOELAB_ENOMEM with a standard message; returns MOELAB_ENOMEM. */
+int ml_nomem(moelab_error *err);
+
+/* ---- allocation with overflow checks (error.c) ---- */
+
+/* malloc(n * size) / calloc; NULL on overflow or failure.  n == 0 allocates 1 byte. */
+void *ml_alloc(size_t n, size_t size);
+void *ml_zalloc(size_t n, size_t size);
+void *ml_realloc(void *ptr, size_t n, size_t size);
+char *ml_strdup(const char *s);
+
+/* ---- the shape of a model: everything the kernels need but the parameters ---- */
+
+typedef struct ml_shape {
+  moelab_gate gate;
+  moelab_expert expert;
+  int degree;
+  size_t d, k, q, stride, p;
+} ml_shape;
+
+ml_shape ml_shape_of(const moelab_model *m);
+/* Fills the shape for (gate, expert, degree, d, k). */
+ml_shape ml_shape_make(moelab_gate gate, moelab_expert expert, int degree, size_t d, size_t k);
+
+/* Scratch doubles ml_eval_rows needs. */
+#define ML_EVAL_WORK(k) (4 * (k))
+
+/*
+ * The model kernel.  For rows r < n of X (n×d, row-major) and parameters
+ * theta (shape s):
+ *   f[r]            = f(x_r)                         (f may be NULL)
+ *   J[r*ldj + j]    = ∂f(x_r)/∂theta_j, j < s->p     (J may be NULL)
+ *   G[r*k + i], H[r*k + i] = g_i(x_r), h(x_r, η_i)    (either may be NULL)
+ * work: ML_EVAL_WORK(k) doubles.
+ */
+void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
+                  size_t ldj, double *G, double *H, double *work);
+
+/* ---- random streams (rng.c) ---- */
+
+/* A new Philox generator keyed by (seed, stream); NULL if out of memory.
+ * Free with gsl_rng_free. */
+gsl_rng *ml_rng_alloc(uint64_t seed, uint64_t stream);
+
+/* ---- numbers (io.c) ---- */
+
+/*
+ * Parses a whole string as a finite double (surrounding blanks allowed).
+ * Returns 0 on success, 1 if it is empty, 2 if not a number, 3 if NaN or Inf.
+ */
+int ml_parse_double(const char *s, double *out);
+
+/* ---- input laws (simulate.c) ---- */
+
+/* Checks a law's parameters (length d).  `what` names the field in messages. */
+int ml_input_check(const moelab_input *law, size_t d, const char *file, const char *what, moelab_error *err);
+
+#endif
+
+/* ---- files (json.c) ---- */
+
+/* Reads a whole file (at most MOELAB_MAX_JSON bytes) into a new NUL-terminated
+ * buffer *text of *len bytes.  Errors: MOELAB_EIO, MOELAB_ELIMIT, MOELAB_ENOMEM. */
+int ml_read_text_file(const char *path, char **text, size_t *len, moelab_error *err);
