@@ -9,5 +9,6 @@
 extern const cli_command cmd_simulate;
 extern const cli_command cmd_predict;
 extern const cli_command cmd_eval;
+extern const cli_command cmd_fit;
 
 #endif

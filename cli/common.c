@@ -368,3 +368,42 @@ void cli_colspec_free(cli_colspec *cs) {
 }
 
 int cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }
+
+volatile sig_atomic_t cli_interrupted = 0;
+
+static void on_signal(int sig) {
+  if (cli_interrupted) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  cli_interrupted = 1;
+}
+
+void cli_catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_get_range(const char *cmd, const cli_args *a, const char *name, double *lo, double *hi) {
+  const char *v = cli_get(a, name);
+  if (!v) return 0;
+  double t[2];
+  const char *comma = strchr(v, ',');
+  char *end1 = NULL, *end2 = NULL;
+  if (comma) {
+    t[0] = strtod(v, &end1);
+    t[1] = strtod(comma + 1, &end2);
+  }
+  if (!comma || end1 != comma || *end2 || !isfinite(t[0]) || !isfinite(t[1]) || !(t[0] < t[1])) {
+    cli_msg(cmd, "option '--%s': expected LO,HI with LO < HI, got '%s'", name, v);
+    return EXIT_USAGE;
+  }
+  *lo = t[0];
+  *hi = t[1];
+  return 0;
+}

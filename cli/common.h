@@ -7,6 +7,7 @@
 
 #include "moelab.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 /* Exit codes. */
@@ -101,5 +102,13 @@ void cli_colspec_free(cli_colspec *cs);
 
 /* 1 if stderr is a terminal (progress bars go there only then). */
 int cli_stderr_is_tty(void);
+
+/* SIGINT/SIGTERM handling for long commands: after cli_catch_signals(), the
+ * flag becomes 1 on the first signal; a second signal ends the process. */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_signals(void);
+
+/* Parses "A,B" into two finite numbers with A < B. */
+int cli_get_range(const char *cmd, const cli_args *a, const char *name, double *lo, double *hi);
 
 #endif

@@ -6,7 +6,7 @@
 #include <gsl/gsl_errno.h>
 #include <string.h>
 
-const cli_command *const cli_commands[] = {&cmd_simulate, &cmd_predict, &cmd_eval, NULL};
+const cli_command *const cli_commands[] = {&cmd_simulate, &cmd_fit, &cmd_predict, &cmd_eval, NULL};
 
 static void usage(FILE *fp) {
   fprintf(fp,
@@ -29,6 +29,7 @@ static const cli_command *find(const char *name) {
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+
   if (argc < 2) {
     usage(stderr);
     return EXIT_USAGE;

@@ -23,6 +23,7 @@
 #ifndef MOELAB_H
 #define MOELAB_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -350,6 +351,173 @@ typedef struct moelab_l2_options {
  */
 MOELAB_API int moelab_l2_distance(const moelab_model *a, const moelab_model *b, const moelab_input *mu,
                                   const moelab_l2_options *opt, double *dist, double *abs_err, moelab_error *err);
+
+
+/* ------------------------------------------------------------------------ */
+/* Least squares fitting                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Θ, the compact box of the least squares estimator, one interval per
+ * parameter block.  Defaults (moelab_fit_options_init): [-10, 10] for every
+ * block, the box of docs/theory.md §8.  Bounds are enforced by projection:
+ * every iterate lies in Θ and a parameter can sit exactly on a bound; the
+ * report lists the parameters that do.
+ * Softmax: the gate parameters are fixed to the sum-to-zero gauge
+ * (Σ_i β0_i = 0, Σ_i β1_i = 0); the box applies to atoms 1..k-1, and atom k's
+ * gate parameters are minus their sum.
+ */
+typedef struct moelab_box {
+  double beta0_lo, beta0_hi; /* gate intercepts β0 */
+  double beta1_lo, beta1_hi; /* gate slopes β1 */
+  double eta_lo, eta_hi;     /* expert parameters η (a, b or c) */
+} moelab_box;
+
+typedef enum moelab_init {
+  MOELAB_INIT_RANDOM = 0, /* random atoms from the data's ranges, within Θ */
+  MOELAB_INIT_KMEANS = 1, /* k-means clusters of (x, y) seed the experts and gates */
+  MOELAB_INIT_MODEL = 2   /* a given model; atoms split when k is larger */
+} moelab_init;
+
+typedef enum moelab_stop {
+  MOELAB_STOP_STATIONARY = 0, /* gradient <= gtol and Gauss–Newton decrement <= dtol · SSE */
+  MOELAB_STOP_ZERO = 1,       /* the residuals are zero to rounding */
+  MOELAB_STOP_FTOL = 2,       /* the objective stopped decreasing (ftol, 3 steps in a row) */
+  MOELAB_STOP_XTOL = 3,       /* the step became negligible (xtol) */
+  MOELAB_STOP_MAXITER = 4,    /* the iteration limit was reached */
+  MOELAB_STOP_STALLED = 5,    /* no step decreased the objective, even at maximal damping */
+  MOELAB_STOP_NUMERIC = 6,    /* the objective became NaN or infinite: the restart failed */
+  MOELAB_STOP_INTERRUPTED = 7 /* the caller's stop flag was raised */
+} moelab_stop;
+
+/* "stationary", "zero-residual", "ftol", "xtol", "max-iter", "stalled", "numeric", "interrupted". */
+MOELAB_API const char *moelab_stop_name(moelab_stop stop);
+
+typedef struct moelab_fit_options {
+  moelab_gate gate;
+  moelab_expert expert;
+  int degree;      /* poly only */
+  size_t k;        /* atoms to fit */
+  moelab_init init;
+  const moelab_model *init_model; /* MOELAB_INIT_MODEL: the start (borrowed); same expert and d */
+  double perturb;  /* relative perturbation of a model start and of split atoms (default 0.1) */
+  size_t restarts; /* independent starts, each on its own random stream (default 1) */
+  int threads;     /* OpenMP threads (0 = OpenMP default); results do not depend on it */
+  uint64_t seed;   /* restart r draws from the stream (seed, stream_base + r) */
+  uint64_t stream_base;
+  size_t max_iter; /* per restart (default 1000) */
+  double gtol;     /* stationary when ‖P∇L‖∞ <= gtol, L = Σ w r² / (2 W s), s = weighted variance of y (default 1e-8) */
+  double dtol;     /* ... and the Gauss–Newton decrement gᵀ(JᵀJ)⁻¹g <= dtol · SSE on the free set (default 1e-12):
+                      what a full Gauss–Newton step could still gain, relative to the objective */
+  double ftol;     /* relative decrease of the objective counted as no progress (default 1e-15) */
+  double xtol;     /* relative step counted as negligible (default 1e-15) */
+  moelab_box box;
+  int accel;       /* geodesic acceleration of the Levenberg–Marquardt step (default 1) */
+  const double *weights;          /* n non-negative observation weights, or NULL for 1 */
+  const size_t *split;            /* MOELAB_INIT_MODEL with k > the start's k: the atoms to split, in order
+                                     (indices into the growing list); NULL: split the heaviest atom each time */
+  size_t nsplit;
+  int compute_se;                 /* standard errors from σ̂² (JᵀJ)⁻¹ (default 1) */
+  double se_rcond_min;            /* JᵀJ (unit-diagonal scaled) counts as singular below this rcond (1e-12) */
+  const volatile sig_atomic_t *stop_flag; /* optional: when *stop_flag != 0 the fit stops (interrupted) */
+} moelab_fit_options;
+
+/* Fills `opt` with the defaults documented above (sigmoid gate, relu
+ * experts, k = 2, random init, 1 restart, seed 0). */
+MOELAB_API void moelab_fit_options_init(moelab_fit_options *opt);
+
+/* One restart's outcome. */
+typedef struct moelab_restart_info {
+  double sse;        /* NaN when the restart failed */
+  size_t iterations;
+  moelab_stop stop;
+  double grad_norm;
+  double decrement;
+  int converged;
+} moelab_restart_info;
+
+/*
+ * The report of a fit.  Arrays are owned by the report; se and at_bound
+ * have model->p entries in the parameter ordering of moelab_model.
+ */
+typedef struct moelab_fit_report {
+  size_t n;              /* rows */
+  size_t d, k;           /* input dimension, atoms */
+  size_t p;              /* parameters of the model */
+  size_t p_free;         /* free parameters (p minus the softmax gauge) */
+  double sse;            /* Σ w (y - f)² of the best restart */
+  double mse;            /* sse / W, W = Σ w (= n without weights) */
+  double grad_norm;      /* ‖P∇L‖∞ at the returned point (see gtol) */
+  double decrement;      /* Gauss–Newton decrement / SSE at the returned point (see dtol) */
+  size_t iterations;     /* of the best restart */
+  moelab_stop stop;
+  int converged;         /* stationary (grad_norm <= gtol and decrement <= dtol), or zero residual */
+  size_t restarts;
+  size_t restarts_converged;
+  size_t restarts_failed;
+  size_t best_restart;
+  double seconds;        /* wall time of the whole fit */
+  int se_available;      /* 1 when JᵀJ was well conditioned */
+  double rcond;          /* reciprocal condition number of the scaled JᵀJ on the free parameters */
+  double sigma2;         /* σ̂² = sse / (W - p_free) when W > p_free */
+  double *se;            /* standard errors (NaN where not available) */
+  int *at_bound;         /* -1 on the lower bound, +1 on the upper, 0 inside */
+  size_t n_at_bound;
+  moelab_restart_info *restart; /* `restarts` entries */
+} moelab_fit_report;
+
+MOELAB_API void moelab_fit_report_free(moelab_fit_report *report);
+
+/*
+ * Least squares fit Ĝ = argmin Σ_i w_i (y_i - f_G(x_i))² over k-atom models
+ * with parameters in Θ: a projected Levenberg–Marquardt method on the normal
+ * equations with the analytic Jacobian, JᵀJ and Jᵀr accumulated in row blocks
+ * (memory O(p² + block·p), never the n×p Jacobian).  `restarts` starts run in
+ * parallel; the smallest objective wins (ties: the lowest restart index), so
+ * the result is identical for any thread count.
+ *
+ * data: n >= 1 rows with y.  On success *model is a new model (caller frees)
+ * carrying the fit report and options in its `extra` member, and *report
+ * (optional, caller frees) the report.  A fit that ends without meeting gtol
+ * is still returned, with converged = 0.
+ * Errors: MOELAB_EINVAL (bad options, no y, weights < 0, model start of
+ * another family or d, k smaller than the start's k, fewer rows than free
+ * parameters),
+ * MOELAB_ENUMERIC (every restart failed: NaN/Inf), MOELAB_EINTR (stopped
+ * before any restart finished), MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_fit(const moelab_data_view *data, const moelab_fit_options *opt, moelab_model **model,
+                          moelab_fit_report **report, moelab_error *err);
+
+/*
+ * The report as a JSON object text (new string, free with free()), the
+ * "fit" member of fitted model files, with the options used.
+ */
+MOELAB_API int moelab_fit_report_json(const moelab_fit_report *report, const moelab_fit_options *opt,
+                                      char **text, moelab_error *err);
+
+/* Choosing k. */
+typedef enum moelab_select { MOELAB_SELECT_BIC = 0, MOELAB_SELECT_CV = 1 } moelab_select;
+
+typedef struct moelab_select_row {
+  size_t k;
+  double sse, mse;
+  size_t p_free;
+  double bic;    /* n log(SSE/n) + p_free log n (unweighted) */
+  double cv_mse; /* mean held-out MSE over the folds (NaN unless CV) */
+  int converged;
+} moelab_select_row;
+
+/*
+ * Fits k = k_min..k_max (opt->k is ignored) and selects k by BIC, or by
+ * `folds`-fold cross-validated MSE (folds from a permutation of the rows
+ * drawn from stream (opt->seed, 2^62)).  rows (k_max - k_min + 1 entries,
+ * caller-provided) receive the table; *best_k the choice; *model (optional)
+ * the fit with the chosen k on all the data.  Errors: as moelab_fit.
+ */
+MOELAB_API int moelab_select_k(const moelab_data_view *data, const moelab_fit_options *opt, size_t k_min,
+                               size_t k_max, moelab_select rule, size_t folds, moelab_select_row *rows,
+                               size_t *best_k, moelab_model **model, moelab_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */

@@ -69,6 +69,25 @@ ml_shape ml_shape_make(moelab_gate gate, moelab_expert expert, int degree, size_
 void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
                   size_t ldj, double *G, double *H, double *work);
 
+/*
+ * Second-order terms (for the geodesic acceleration of the fitter).  The
+ * Hessian of f at a row in the scores z_i and u_i has ml_hess_ntypes(s)
+ * distinct coefficients
+ *   sigmoid: zz_i, zu_i, uu_i (i < k)                       3k types
+ *   softmax: zz_ij (i <= j, packed), zu_ij (all i, j), uu_i  k(k+1)/2 + k² + k
+ * where z_i = β0_i + β1_iᵀx, u_i = a_iᵀx + b_i (for constant experts u_i
+ * stands for c_i).  ml_eval_rows2 writes f, J (as ml_eval_rows) and the
+ * coefficients C[r*ldc + t].
+ */
+size_t ml_hess_ntypes(const ml_shape *s);
+void ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
+                   size_t ldj, double *C, size_t ldc, double *work);
+/* Index of type zz_ij (i <= j), zu_ij, uu_i in the coefficient vector. */
+size_t ml_hess_zz(const ml_shape *s, size_t i, size_t j);
+size_t ml_hess_zu(const ml_shape *s, size_t i, size_t j);
+size_t ml_hess_uu(const ml_shape *s, size_t i);
+
+
 /* ---- random streams (rng.c) ---- */
 
 /* A new Philox generator keyed by (seed, stream); NULL if out of memory.
@@ -95,3 +114,9 @@ int ml_input_check(const moelab_input *law, size_t d, const char *file, const ch
 /* Reads a whole file (at most MOELAB_MAX_JSON bytes) into a new NUL-terminated
  * buffer *text of *len bytes.  Errors: MOELAB_EIO, MOELAB_ELIMIT, MOELAB_ENOMEM. */
 int ml_read_text_file(const char *path, char **text, size_t *len, moelab_error *err);
+
+/* ---- parameter names (model.c) ---- */
+
+/* "atoms[i].beta0", "atoms[i].beta1[j]" or "atoms[i].eta[j]" for parameter j
+ * of shape s, into buf (>= 48 bytes).  Returns buf. */
+char *ml_param_name(const ml_shape *s, size_t j, char *buf, size_t size);

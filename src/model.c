@@ -151,21 +151,25 @@ int moelab_model_set_extra(moelab_model *model, const char *json_object_text, mo
   return MOELAB_OK;
 }
 
+char *ml_param_name(const ml_shape *s, size_t j, char *buf, size_t size) {
+  size_t i = j / s->stride, c = j % s->stride;
+  if (c == 0)
+    snprintf(buf, size, "atoms[%zu].beta0", i);
+  else if (c <= s->d)
+    snprintf(buf, size, "atoms[%zu].beta1[%zu]", i, c - 1);
+  else
+    snprintf(buf, size, "atoms[%zu].eta[%zu]", i, c - 1 - s->d);
+  return buf;
+}
+
 int moelab_model_validate(const moelab_model *model, moelab_error *err) {
   if (!model) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL model");
-  for (size_t i = 0; i < model->k; i++) {
-    const double *t = model->theta + i * model->stride;
-    for (size_t j = 0; j < model->stride; j++) {
-      if (isfinite(t[j])) continue;
-      char field[64];
-      if (j == 0)
-        snprintf(field, sizeof field, "atoms[%zu].beta0", i);
-      else if (j <= model->d)
-        snprintf(field, sizeof field, "atoms[%zu].beta1[%zu]", i, j - 1);
-      else
-        snprintf(field, sizeof field, "atoms[%zu].eta[%zu]", i, j - 1 - model->d);
-      return ml_fail(err, MOELAB_ENUMERIC, NULL, 0, field, "parameter is not finite (%g)", t[j]);
-    }
+  ml_shape s = ml_shape_of(model);
+  for (size_t j = 0; j < model->p; j++) {
+    if (isfinite(model->theta[j])) continue;
+    char field[64];
+    ml_param_name(&s, j, field, sizeof field);
+    return ml_fail(err, MOELAB_ENUMERIC, NULL, 0, field, "parameter is not finite (%g)", model->theta[j]);
   }
   return MOELAB_OK;
 }
@@ -220,6 +224,105 @@ void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_
         for (size_t j = 0; j < d; j++) ri[1 + d + j] = cu * x[j];
         ri[1 + 2 * d] = cu;
       }
+    }
+  }
+}
+
+size_t ml_hess_ntypes(const ml_shape *s) {
+  size_t k = s->k;
+  return s->gate == MOELAB_GATE_SIGMOID ? 3 * k : k * (k + 1) / 2 + k * k + k;
+}
+
+size_t ml_hess_zz(const ml_shape *s, size_t i, size_t j) {
+  if (s->gate == MOELAB_GATE_SIGMOID) return i;
+  if (i > j) {
+    size_t t = i;
+    i = j;
+    j = t;
+  }
+  /* packed upper triangle, row by row */
+  return i * s->k - i * (i - 1) / 2 + (j - i);
+}
+
+size_t ml_hess_zu(const ml_shape *s, size_t i, size_t j) {
+  if (s->gate == MOELAB_GATE_SIGMOID) return s->k + i;
+  return s->k * (s->k + 1) / 2 + i * s->k + j;
+}
+
+size_t ml_hess_uu(const ml_shape *s, size_t i) {
+  if (s->gate == MOELAB_GATE_SIGMOID) return 2 * s->k + i;
+  return s->k * (s->k + 1) / 2 + s->k * s->k + i;
+}
+
+void ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
+                   size_t ldj, double *C, size_t ldc, double *work) {
+  const size_t d = s->d, k = s->k, stride = s->stride;
+  const int constant = s->expert == MOELAB_EXPERT_CONSTANT;
+  const int softmax = s->gate == MOELAB_GATE_SOFTMAX;
+  double *z = work, *g = work + k, *dg = work + 2 * k, *h = work + 3 * k;
+  double dh[MOELAB_MAX_K], d2h[MOELAB_MAX_K], d2g[MOELAB_MAX_K];
+  for (size_t r = 0; r < n; r++) {
+    const double *x = X + r * d;
+    for (size_t i = 0; i < k; i++) {
+      const double *t = theta + i * stride;
+      z[i] = t[0] + dot(t + 1, x, d);
+      if (constant) {
+        h[i] = t[1 + d];
+        dh[i] = 1.0; /* ∂h/∂c */
+        d2h[i] = 0.0;
+      } else {
+        double u = t[1 + 2 * d] + dot(t + 1 + d, x, d);
+        ml_activation2(s->expert, s->degree, u, &h[i], &dh[i], &d2h[i]);
+      }
+    }
+    if (softmax) {
+      ml_softmax(z, k, g);
+    } else {
+      /* σ' = σ(z)σ(-z), σ'' = σ(z)σ(-z)(σ(-z) - σ(z)), all from exp(-|z|) */
+      for (size_t i = 0; i < k; i++) {
+        double e = exp(-fabs(z[i]));
+        double big = 1.0 / (1.0 + e), small = e * big;
+        double sz = z[i] >= 0 ? big : small, smz = z[i] >= 0 ? small : big;
+        g[i] = sz;
+        dg[i] = big * small;
+        d2g[i] = big * small * (smz - sz);
+      }
+    }
+    double fv = 0.0;
+    for (size_t i = 0; i < k; i++) fv += g[i] * h[i];
+    if (f) f[r] = fv;
+    if (J) {
+      double *row = J + r * ldj;
+      for (size_t i = 0; i < k; i++) {
+        double *ri = row + i * stride;
+        double cs = softmax ? g[i] * (h[i] - fv) : dg[i] * h[i];
+        ri[0] = cs;
+        for (size_t j = 0; j < d; j++) ri[1 + j] = cs * x[j];
+        double cu = g[i] * dh[i];
+        if (constant) {
+          ri[1 + d] = g[i];
+        } else {
+          for (size_t j = 0; j < d; j++) ri[1 + d + j] = cu * x[j];
+          ri[1 + 2 * d] = cu;
+        }
+      }
+    }
+    if (!C) continue;
+    double *c = C + r * ldc;
+    if (!softmax) {
+      for (size_t i = 0; i < k; i++) {
+        c[i] = d2g[i] * h[i];             /* zz_i */
+        c[k + i] = dg[i] * dh[i];         /* zu_i */
+        c[2 * k + i] = g[i] * d2h[i];     /* uu_i */
+      }
+    } else {
+      size_t t = 0;
+      for (size_t i = 0; i < k; i++)
+        for (size_t j = i; j < k; j++, t++)
+          c[t] = (i == j ? g[i] * (h[i] - fv) : 0.0) - g[i] * g[j] * (h[i] + h[j] - 2.0 * fv);
+      for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++, t++) c[t] = g[i] * dh[j] * ((i == j ? 1.0 : 0.0) - g[j]);
+      for (size_t i = 0; i < k; i++, t++) c[t] = g[i] * d2h[i];
     }
   }
 }

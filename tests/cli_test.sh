@@ -76,6 +76,27 @@ sed 's/"beta0": -0.5/"beta0": 0.5/' m.json > m2.json
 expect 0 "" -- "$moelab" eval --model m.json m2.json
 awk '$1 == "l2_distance" {exit !($2 > 0.01)}' out.txt || fail "distance to m2: $(cat out.txt)"
 
+# ---- fit
+expect 0 "" -- "$moelab" fit small.csv --gate sigmoid --expert relu --k 2 --init model:m.json --restarts 2 -o fit.json
+grep -q '"format": "moelab-model"' fit.json || fail "fit output is not a model file"
+grep -q '"converged": ' fit.json || fail "fit output lacks the report"
+grep -q "^converged: " out.txt || fail "fit report not on stdout when -o names a file"
+expect 0 "" -- "$moelab" eval --model fit.json small.csv
+expect 0 "" -- "$moelab" fit small.csv --k 1..3 --expert gelu --init kmeans -o fit2.json
+grep -q "<- chosen" out.txt || fail "k selection table missing"
+expect 0 "" -- "$moelab" fit small.csv --k 2 -q -o -
+grep -q '"fit": {' out.txt || fail "fit to stdout"
+expect 2 "^moelab fit: option '--gate': unknown gate 'tanh'" -- "$moelab" fit small.csv --gate tanh
+expect 2 "^moelab fit: option '--k'" -- "$moelab" fit small.csv --k 0
+expect 2 "^moelab fit: option '--k'" -- "$moelab" fit small.csv --k 3..2
+expect 2 "^moelab fit: option '--init'" -- "$moelab" fit small.csv --init spectral
+expect 2 "^moelab fit: option '--box-eta': expected LO,HI" -- "$moelab" fit small.csv --box-eta 3,1
+expect 2 "fewer rows \(5\) than free parameters" -- sh -c "head -6 small.csv > tiny.csv; '$moelab' fit tiny.csv --k 3 -o tiny.json"
+[ ! -e tiny.json ] || fail "tiny.json written despite the error"
+expect 2 "k = 1 is smaller than the start model's k = 2" -- "$moelab" fit small.csv --k 1 --init model:m.json
+printf 'x1,x2,y\n1,2,3\n' > two.csv
+expect 2 "the header has 2 input columns but the model has d = 1" -- "$moelab" fit two.csv --init model:m.json
+
 # ---- bad input: exit 2, a message with file:line and field, no output file
 printf 'x1,y\n1,2\n3,abc\n' > bad1.csv
 expect 2 "^moelab eval: bad1.csv:3: field 'y': not a number: 'abc'" -- "$moelab" eval --model m.json bad1.csv

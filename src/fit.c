@@ -1,0 +1,1122 @@
+/*
+ * fit.c — the least squares estimator: projected Levenberg–Marquardt on the
+ * normal equations, with restarts.
+ *
+ * Objective: SSE(θ) = Σ_i w_i (y_i - f_θ(x_i))², θ in the box Θ.
+ *
+ * Engine.  Each iteration accumulates JᵀJ (dsyrk) and Jᵀe (dgemv) over row
+ * blocks of FIT_BLOCK rows, so the n×p Jacobian is never stored (memory
+ * O(p² + block·p)).  The step solves (H_FF + μ D_FF) δ_F = -g_F by Cholesky
+ * (LAPACKE) on the free parameters F — those not held at a bound by a
+ * gradient that points out of Θ — and is projected onto Θ.  μ follows
+ * Nielsen's update; D is Moré's running maximum of diag(JᵀJ).  A trial point
+ * costs one f-only pass.
+ *
+ * Why not GSL's gsl_multilarge_nlinear (which also works on the normal
+ * equations)?  It has no bounds: Θ would need a smooth reparameterisation,
+ * under which a parameter can approach a bound only asymptotically (the
+ * switched-off atoms of Regime 2 sit exactly there, docs/theory.md §8) and
+ * the gradient test is taken in the wrong coordinates.  bench/bench_fit
+ * runs both engines side by side on the same problems (time, iterations,
+ * final objective).
+ *
+ * Softmax gauge.  f is invariant to a common shift of every atom's (β0, β1).
+ * The free parameters φ hold atoms 1..k-1 in full and atom k's η; atom k's
+ * gate parameters are minus the sum of the others' (sum-to-zero), a linear
+ * map θ = Tφ, so J_φ = J_θ T.  No atom is forced to zero, so an
+ * over-specified fit can still split an atom.
+ *
+ * Determinism.  The rows are cut into at most FIT_MAX_CHUNKS chunks that
+ * depend on n only; partial sums are added in chunk order, and restart r
+ * draws from the random stream (seed, stream_base + r).  Results are
+ * bitwise identical for any thread count.
+ */
+#include "fit_internal.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef ML_DEBUG_LM
+#include <stdio.h>
+#endif
+
+static const char *const stop_names[] = {"stationary", "zero-residual", "ftol", "xtol",
+                                         "max-iter", "stalled", "numeric", "interrupted"};
+
+const char *moelab_stop_name(moelab_stop stop) {
+  unsigned s = (unsigned)stop;
+  return s < sizeof stop_names / sizeof stop_names[0] ? stop_names[s] : "?";
+}
+
+void moelab_fit_options_init(moelab_fit_options *opt) {
+  memset(opt, 0, sizeof *opt);
+  opt->gate = MOELAB_GATE_SIGMOID;
+  opt->expert = MOELAB_EXPERT_RELU;
+  opt->degree = 1;
+  opt->k = 2;
+  opt->init = MOELAB_INIT_RANDOM;
+  opt->perturb = 0.1;
+  opt->restarts = 1;
+  opt->threads = 0;
+  opt->max_iter = 1000;
+  opt->gtol = 1e-8;
+  opt->dtol = 1e-12;
+  opt->ftol = 1e-15;
+  opt->xtol = 1e-15;
+  opt->box.beta0_lo = opt->box.beta1_lo = opt->box.eta_lo = -10.0;
+  opt->box.beta0_hi = opt->box.beta1_hi = opt->box.eta_hi = 10.0;
+  opt->compute_se = 1;
+  opt->accel = 1;
+  opt->se_rcond_min = 1e-12;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ the φ map */
+
+void fit_phi_to_theta(const fit_problem *P, const double *phi, double *theta) {
+  const size_t p = P->s.p;
+  if (!P->gauge) {
+    memcpy(theta, phi, p * sizeof(double));
+    return;
+  }
+  const size_t k = P->s.k, stride = P->s.stride, g = 1 + P->d, q = P->s.q;
+  memcpy(theta, phi, (k - 1) * stride * sizeof(double));
+  double *last = theta + (k - 1) * stride;
+  for (size_t c = 0; c < g; c++) {
+    double s = 0.0;
+    for (size_t i = 0; i + 1 < k; i++) s += phi[i * stride + c];
+    last[c] = -s;
+  }
+  memcpy(last + g, phi + (k - 1) * stride, q * sizeof(double));
+}
+
+void fit_theta_to_phi(const fit_problem *P, const double *theta, double *phi) {
+  const size_t p = P->s.p;
+  if (!P->gauge) {
+    memcpy(phi, theta, p * sizeof(double));
+    return;
+  }
+  const size_t k = P->s.k, stride = P->s.stride, g = 1 + P->d, q = P->s.q;
+  for (size_t i = 0; i + 1 < k; i++) memcpy(phi + i * stride, theta + i * stride, stride * sizeof(double));
+  for (size_t c = 0; c < g; c++) {
+    double mean = 0.0;
+    for (size_t i = 0; i < k; i++) mean += theta[i * stride + c];
+    mean /= (double)k;
+    for (size_t i = 0; i + 1 < k; i++) phi[i * stride + c] -= mean;
+  }
+  memcpy(phi + (k - 1) * stride, theta + (k - 1) * stride + g, q * sizeof(double));
+}
+
+void fit_clamp(const fit_problem *P, double *phi) {
+  for (size_t j = 0; j < P->np; j++) {
+    if (phi[j] < P->lo[j]) phi[j] = P->lo[j];
+    if (phi[j] > P->hi[j]) phi[j] = P->hi[j];
+  }
+}
+
+/*
+ * φ-space versions of θ-space quantities, θ = Tφ: g_φ = Tᵀg_θ and
+ * A_φ = TᵀA_θT.  Column a of T has one entry +1 (its own θ index) and, for
+ * a gate parameter of atom i < k-1 under the gauge, a second entry -1 (the
+ * same component of atom k-1).
+ */
+static size_t phi_cols(const fit_problem *P, size_t a, size_t idx[2], double coef[2]) {
+  if (!P->gauge) {
+    idx[0] = a;
+    coef[0] = 1.0;
+    return 1;
+  }
+  const size_t k = P->s.k, stride = P->s.stride, g = 1 + P->d;
+  size_t atom = a / stride, c = a % stride;
+  if (atom + 1 == k) { /* atom k's η */
+    idx[0] = (k - 1) * stride + g + c;
+    coef[0] = 1.0;
+    return 1;
+  }
+  idx[0] = a;
+  coef[0] = 1.0;
+  if (c < g) {
+    idx[1] = (k - 1) * stride + c;
+    coef[1] = -1.0;
+    return 2;
+  }
+  return 1;
+}
+
+static void to_phi_vec(const fit_problem *P, const double *gt, double *gp) {
+  for (size_t a = 0; a < P->np; a++) {
+    size_t idx[2];
+    double cf[2];
+    size_t na = phi_cols(P, a, idx, cf);
+    double v = 0.0;
+    for (size_t u = 0; u < na; u++) v += cf[u] * gt[idx[u]];
+    gp[a] = v;
+  }
+}
+
+static void to_phi_mat(const fit_problem *P, const double *At, double *Ap) {
+  const size_t p = P->s.p, np = P->np;
+  for (size_t a = 0; a < np; a++) {
+    size_t ia[2];
+    double ca[2];
+    size_t na = phi_cols(P, a, ia, ca);
+    for (size_t b = a; b < np; b++) {
+      size_t ib[2];
+      double cb[2];
+      size_t nb = phi_cols(P, b, ib, cb);
+      double v = 0.0;
+      for (size_t u = 0; u < na; u++)
+        for (size_t t = 0; t < nb; t++) v += ca[u] * cb[t] * At[ia[u] * p + ib[t]];
+      Ap[a * np + b] = v;
+      Ap[b * np + a] = v;
+    }
+  }
+}
+
+/* --------------------------------------------------------- accumulation */
+
+/* Doubles of one chunk's partial sums: SSE, H_θ (p²), g_θ (p), and the largest
+ * single-row gradient term max_i |e_i| ‖J_i‖∞. */
+static size_t acc_stride(const fit_problem *P) { return 1 + P->s.p * P->s.p + P->s.p + 1; }
+
+/*
+ * SSE at θ and, when H and g are given, H = J_φᵀJ_φ (np×np, full),
+ * g = J_φᵀe with e = √w (f - y) (the gradient of SSE/2) and *rowmax =
+ * max_i |e_i| ‖J_i‖∞ (the largest gradient term of one row).  acc holds the
+ * chunks' partial sums, tmp p² + p doubles.  Returns MOELAB_OK or
+ * MOELAB_ENOMEM.
+ */
+static int accumulate(const fit_problem *P, const double *theta, double *sse_out, double *H, double *g,
+                      double *rowmax, double *acc, double *tmp) {
+  const size_t p = P->s.p, d = P->d;
+  const int want_J = H != NULL;
+  const size_t as = acc_stride(P);
+  const long nc = (long)P->nchunks;
+  int nomem = 0;
+  int nt = P->threads > 1 && !omp_in_parallel() && nc > 1 ? P->threads : 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (long c = 0; c < nc; c++) {
+    double *a = acc + (size_t)c * as;
+    size_t r_begin = (size_t)c * P->chunk_rows;
+    size_t r_end = r_begin + P->chunk_rows < P->n ? r_begin + P->chunk_rows : P->n;
+    double work[ML_EVAL_WORK(MOELAB_MAX_K)];
+    double f[FIT_BLOCK], e[FIT_BLOCK], sw[FIT_BLOCK];
+    double *Jt = NULL;
+    if (want_J) {
+      Jt = malloc(FIT_BLOCK * p * sizeof(double));
+      if (!Jt) {
+#pragma omp atomic write
+        nomem = 1;
+        continue;
+      }
+      memset(a, 0, as * sizeof(double));
+    }
+    double sse = 0.0, rmax = 0.0;
+    double *Hc = a + 1, *gc = a + 1 + p * p;
+    for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
+      size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
+      ml_eval_rows(&P->s, theta, P->X + r0 * d, m, f, Jt, p, NULL, NULL, work);
+      for (size_t i = 0; i < m; i++) {
+        sw[i] = P->w ? sqrt(P->w[r0 + i]) : 1.0;
+        e[i] = sw[i] * (f[i] - P->y[r0 + i]);
+        sse += e[i] * e[i];
+      }
+      if (!want_J) continue;
+      for (size_t i = 0; i < m; i++) {
+        double jm = 0.0;
+        for (size_t j = 0; j < p; j++) {
+          if (P->w) Jt[i * p + j] *= sw[i];
+          double v = fabs(Jt[i * p + j]);
+          if (v > jm) jm = v;
+        }
+        if (fabs(e[i]) * jm > rmax) rmax = fabs(e[i]) * jm;
+      }
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)p, (blasint)m, 1.0, Jt, (blasint)p, 1.0, Hc,
+                  (blasint)p);
+      cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)m, (blasint)p, 1.0, Jt, (blasint)p, e, 1, 1.0, gc, 1);
+    }
+    a[0] = sse;
+    if (want_J) a[as - 1] = rmax;
+    free(Jt);
+  }
+  if (nomem) return MOELAB_ENOMEM;
+  double sse = 0.0, rmax = 0.0;
+  double *Ht = tmp, *gt = tmp + p * p;
+  if (want_J) memset(tmp, 0, (p * p + p) * sizeof(double));
+  for (long c = 0; c < nc; c++) {
+    const double *a = acc + (size_t)c * as;
+    sse += a[0];
+    if (!want_J) continue;
+    const double *Hc = a + 1, *gc = a + 1 + p * p;
+    for (size_t i = 0; i < p; i++)
+      for (size_t j = i; j < p; j++) Ht[i * p + j] += Hc[i * p + j];
+    for (size_t j = 0; j < p; j++) gt[j] += gc[j];
+    if (a[as - 1] > rmax) rmax = a[as - 1];
+  }
+  *sse_out = sse;
+  if (rowmax) *rowmax = rmax;
+  if (!want_J) return MOELAB_OK;
+  for (size_t i = 0; i < p; i++)
+    for (size_t j = 0; j < i; j++) Ht[i * p + j] = Ht[j * p + i];
+  to_phi_mat(P, Ht, H);
+  to_phi_vec(P, gt, g);
+  return MOELAB_OK;
+}
+
+/*
+ * Geodesic acceleration (Transtrum & Sethna): the second directional
+ * derivative r_vv = vᵀ∇²f v of the residuals along the velocity v (θ-space,
+ * analytic from the second-order coefficients), returned as
+ * out = J_φᵀ diag(w) r_vv (np).  acc/tmp as in accumulate.
+ */
+static int accel_pass(const fit_problem *P, const double *theta, const double *vt, double *out, double *acc,
+                      double *tmp) {
+  const size_t p = P->s.p, d = P->d, T = P->T, k = P->s.k, stride = P->s.stride;
+  const int softmax = P->s.gate == MOELAB_GATE_SOFTMAX, constant = P->s.expert == MOELAB_EXPERT_CONSTANT;
+  const size_t as = acc_stride(P);
+  const long nc = (long)P->nchunks;
+  int nomem = 0;
+  int nt = P->threads > 1 && !omp_in_parallel() && nc > 1 ? P->threads : 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+  for (long c = 0; c < nc; c++) {
+    double *a = acc + (size_t)c * as;
+    size_t r_begin = (size_t)c * P->chunk_rows;
+    size_t r_end = r_begin + P->chunk_rows < P->n ? r_begin + P->chunk_rows : P->n;
+    double work[ML_EVAL_WORK(MOELAB_MAX_K)];
+    double f[FIT_BLOCK], rv[FIT_BLOCK];
+    double dz[MOELAB_MAX_K], du[MOELAB_MAX_K];
+    double *Jt = malloc(FIT_BLOCK * p * sizeof(double)), *C = malloc(FIT_BLOCK * T * sizeof(double));
+    if (!Jt || !C) {
+#pragma omp atomic write
+      nomem = 1;
+      free(Jt);
+      free(C);
+      continue;
+    }
+    memset(a, 0, p * sizeof(double));
+    for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
+      size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
+      const double *Xb = P->X + r0 * d;
+      ml_eval_rows2(&P->s, theta, Xb, m, f, Jt, p, C, T, work);
+      for (size_t r = 0; r < m; r++) {
+        const double *x = Xb + r * d, *cr = C + r * T;
+        for (size_t i = 0; i < k; i++) {
+          const double *v = vt + i * stride;
+          double z = v[0], u = constant ? v[1 + d] : v[1 + 2 * d];
+          for (size_t j = 0; j < d; j++) {
+            z += v[1 + j] * x[j];
+            if (!constant) u += v[1 + d + j] * x[j];
+          }
+          dz[i] = z;
+          du[i] = u;
+        }
+        double fvv = 0.0;
+        if (!softmax) {
+          for (size_t i = 0; i < k; i++)
+            fvv += cr[i] * dz[i] * dz[i] + 2.0 * cr[k + i] * dz[i] * du[i] + cr[2 * k + i] * du[i] * du[i];
+        } else {
+          for (size_t i = 0; i < k; i++) {
+            for (size_t j = 0; j < k; j++)
+              fvv += cr[ml_hess_zz(&P->s, i, j)] * dz[i] * dz[j] + 2.0 * cr[ml_hess_zu(&P->s, i, j)] * dz[i] * du[j];
+            fvv += cr[ml_hess_uu(&P->s, i)] * du[i] * du[i];
+          }
+        }
+        rv[r] = P->w ? P->w[r0 + r] * fvv : fvv;
+      }
+      cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)m, (blasint)p, 1.0, Jt, (blasint)p, rv, 1, 1.0, a, 1);
+    }
+    free(Jt);
+    free(C);
+  }
+  if (nomem) return MOELAB_ENOMEM;
+  memset(tmp, 0, p * sizeof(double));
+  for (long c = 0; c < nc; c++) {
+    const double *a = acc + (size_t)c * as;
+    for (size_t j = 0; j < p; j++) tmp[j] += a[j];
+  }
+  to_phi_vec(P, tmp, out);
+  return MOELAB_OK;
+}
+
+/* ------------------------------------------------------------ LM engine */
+
+typedef struct lm_ws {
+  double *theta, *H, *g, *H2, *g2, *A, *D, *step, *trial, *rhs, *acc, *tmp, *theta0, *vt, *av;
+  size_t *free_idx;
+  unsigned char *held; /* 1: held at a bound this iteration */
+} lm_ws;
+
+static void lm_ws_free(lm_ws *w) {
+  free(w->theta);
+  free(w->H);
+  free(w->g);
+  free(w->A);
+  free(w->D);
+  free(w->step);
+  free(w->trial);
+  free(w->rhs);
+  free(w->acc);
+  free(w->tmp);
+  free(w->free_idx);
+  free(w->held);
+  free(w->theta0);
+  free(w->H2);
+  free(w->g2);
+  free(w->vt);
+  free(w->av);
+  memset(w, 0, sizeof *w);
+}
+
+static int lm_ws_alloc(const fit_problem *P, lm_ws *w) {
+  memset(w, 0, sizeof *w);
+  size_t np = P->np, p = P->s.p;
+  w->theta = ml_alloc(p, sizeof(double));
+  w->H = ml_alloc(np * np, sizeof(double));
+  w->g = ml_alloc(np, sizeof(double));
+  w->A = ml_alloc(np * np, sizeof(double));
+  w->D = ml_alloc(np, sizeof(double));
+  w->step = ml_alloc(np, sizeof(double));
+  w->trial = ml_alloc(np, sizeof(double));
+  w->rhs = ml_alloc(np, sizeof(double));
+  w->acc = ml_alloc(P->nchunks, acc_stride(P) * sizeof(double));
+  w->tmp = ml_alloc(p * p + p, sizeof(double));
+  w->free_idx = ml_alloc(np, sizeof(size_t));
+  w->held = ml_alloc(np, 1);
+  w->theta0 = ml_alloc(p, sizeof(double));
+  w->H2 = ml_alloc(np * np, sizeof(double));
+  w->g2 = ml_alloc(np, sizeof(double));
+  w->vt = ml_alloc(p, sizeof(double));
+  w->av = ml_alloc(np, sizeof(double));
+  if (!w->theta0 || !w->H2 || !w->g2 || !w->vt || !w->av || !w->theta || !w->H || !w->g || !w->A || !w->D || !w->step || !w->trial || !w->rhs || !w->acc ||
+      !w->tmp || !w->free_idx || !w->held) {
+    lm_ws_free(w);
+    return MOELAB_ENOMEM;
+  }
+  return MOELAB_OK;
+}
+
+/* 1 when φ_j sits on a bound and the descent direction -g_j points out of Θ. */
+static int pushed_out(const fit_problem *P, const double *phi, const double *g, size_t j) {
+  return (phi[j] <= P->lo[j] && g[j] > 0) || (phi[j] >= P->hi[j] && g[j] < 0);
+}
+
+/* ‖P∇L‖∞: the gradient with the components held at bounds removed, over W·s. */
+static double projected_grad_norm(const fit_problem *P, const double *phi, const double *g) {
+  double m = 0.0;
+  for (size_t j = 0; j < P->np; j++) {
+    if (pushed_out(P, phi, g, j)) continue;
+    double a = fabs(g[j]);
+    if (a > m || isnan(a)) m = a;
+  }
+  return m / P->scale;
+}
+
+/*
+ * Solves (H_FF + μ D_FF) δ_F = -g_F on the free set (held[j] == 0), δ = 0
+ * elsewhere; the Cholesky factor stays in w->A.  Returns 0, or -1 if the
+ * matrix is not positive definite.
+ */
+static int lm_solve(const fit_problem *P, lm_ws *w, double mu) {
+  size_t np = P->np, nf = 0;
+  for (size_t j = 0; j < np; j++)
+    if (!w->held[j]) w->free_idx[nf++] = j;
+  memset(w->step, 0, np * sizeof(double));
+  if (nf == 0) return 0;
+  for (size_t a = 0; a < nf; a++) {
+    size_t ia = w->free_idx[a];
+    for (size_t b = 0; b < nf; b++) {
+      size_t ib = w->free_idx[b];
+      w->A[a * nf + b] = w->H[ia * np + ib];
+    }
+    w->A[a * nf + a] += mu * w->D[ia];
+    w->rhs[a] = -w->g[ia];
+  }
+  lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, w->A, (lapack_int)nf);
+  if (info != 0) return -1;
+  info = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, 1, w->A, (lapack_int)nf, w->rhs, 1);
+  if (info != 0) return -1;
+  for (size_t a = 0; a < nf; a++) {
+    if (!isfinite(w->rhs[a])) return -1;
+    w->step[w->free_idx[a]] = w->rhs[a];
+  }
+  return 0;
+}
+
+/*
+ * The Gauss–Newton decrement gᵀ H_FF⁻¹ g on the free set: the decrease of SSE
+ * a full Gauss–Newton step would predict.  A tiny damping (1e-14 · D, raised
+ * until H_FF is numerically positive definite) regularises singular H.
+ * Uses w->A, w->rhs, w->free_idx.  Returns +inf if no factorisation works.
+ */
+static double gn_decrement(const fit_problem *P, lm_ws *w, const double *phi) {
+  size_t np = P->np, nf = 0;
+  for (size_t j = 0; j < np; j++)
+    if (!pushed_out(P, phi, w->g, j)) w->free_idx[nf++] = j;
+  if (nf == 0) return 0.0;
+  for (double eps = 1e-14; eps <= 1e-4; eps *= 100) {
+    for (size_t a = 0; a < nf; a++) {
+      size_t ia = w->free_idx[a];
+      for (size_t b = 0; b < nf; b++) w->A[a * nf + b] = w->H[ia * np + w->free_idx[b]];
+      w->A[a * nf + a] += eps * w->D[ia];
+      w->rhs[a] = w->g[ia];
+    }
+    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, w->A, (lapack_int)nf) != 0) continue;
+    if (LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, 1, w->A, (lapack_int)nf, w->rhs, 1) != 0) continue;
+    double dec = 0.0;
+    for (size_t a = 0; a < nf; a++) dec += w->g[w->free_idx[a]] * w->rhs[a];
+    if (isfinite(dec)) return dec > 0 ? dec : 0.0;
+  }
+  return INFINITY;
+}
+
+static double norm2(const double *v, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += v[i] * v[i];
+  return sqrt(s);
+}
+
+/* δᵀAδ for a symmetric np×np A. */
+static double quad(const double *A, const double *v, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] == 0.0) continue;
+    double row = 0.0;
+    for (size_t j = 0; j < n; j++) row += A[i * n + j] * v[j];
+    s += v[i] * row;
+  }
+  return s;
+}
+
+/*
+ * Runs the method from φ (updated in place); info receives the outcome.
+ * Returns MOELAB_OK or MOELAB_ENOMEM.
+ */
+static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *phi, lm_ws *w,
+                  moelab_restart_info *info) {
+  const size_t np = P->np;
+  memset(info, 0, sizeof *info);
+  double sse;
+  fit_phi_to_theta(P, phi, w->theta);
+  double rowmax = 0.0;
+  if (accumulate(P, w->theta, &sse, w->H, w->g, &rowmax, w->acc, w->tmp)) return MOELAB_ENOMEM;
+  if (!isfinite(sse) || !isfinite(norm2(w->g, np))) {
+    info->sse = NAN;
+    info->stop = MOELAB_STOP_NUMERIC;
+    info->grad_norm = NAN;
+    return MOELAB_OK;
+  }
+  double maxdiag = 0.0;
+  for (size_t j = 0; j < np; j++) {
+    w->D[j] = w->H[j * np + j];
+    if (w->D[j] > maxdiag) maxdiag = w->D[j];
+  }
+  if (!(maxdiag > 0)) maxdiag = 1.0;
+  for (size_t j = 0; j < np; j++)
+    if (w->D[j] < 1e-12 * maxdiag) w->D[j] = 1e-12 * maxdiag;
+  double mu = 1e-3, nu = 2.0; /* damping relative to D */
+  /* zero residual: every residual below 1e-14 of the data's scale */
+  double zero_sse = 1e-26 * P->W * (P->sum.ysd * P->sum.ysd + P->sum.ymean * P->sum.ymean);
+  int small = 0;
+  size_t it = 0;
+  moelab_stop stop = MOELAB_STOP_MAXITER;
+  for (;;) {
+    if (opt->stop_flag && *opt->stop_flag) {
+      stop = MOELAB_STOP_INTERRUPTED;
+      break;
+    }
+    if (sse <= zero_sse) {
+      stop = MOELAB_STOP_ZERO;
+      break;
+    }
+    if (projected_grad_norm(P, phi, w->g) <= opt->gtol && gn_decrement(P, w, phi) <= opt->dtol * sse) {
+      stop = MOELAB_STOP_STATIONARY;
+      break;
+    }
+    if (it >= opt->max_iter) {
+      stop = MOELAB_STOP_MAXITER;
+      break;
+    }
+    it++;
+    for (size_t j = 0; j < np; j++) w->held[j] = (unsigned char)pushed_out(P, phi, w->g, j);
+    int accepted = 0, quit = 0;
+    while (!accepted && !quit) {
+      /* solve; a free parameter on a bound whose step leaves Θ is held too */
+      int ok = 0;
+      for (int pass = 0; pass < 4; pass++) {
+        if (lm_solve(P, w, mu)) {
+          ok = -1;
+          break;
+        }
+        int more = 0;
+        for (size_t j = 0; j < np; j++) {
+          if (w->held[j]) continue;
+          if ((phi[j] <= P->lo[j] && w->step[j] < 0) || (phi[j] >= P->hi[j] && w->step[j] > 0)) {
+            w->held[j] = 1;
+            more = 1;
+          }
+        }
+        if (!more) break;
+      }
+      if (ok) { /* not positive definite: more damping */
+        mu = mu > 0 ? mu * nu : 1e-12;
+        nu *= 2;
+        if (!(mu < 1e32)) {
+          stop = MOELAB_STOP_STALLED;
+          quit = 1;
+        }
+        continue;
+      }
+      /* the velocity v, projected onto Θ, and its predicted decrease of SSE */
+      for (size_t j = 0; j < np; j++) w->trial[j] = phi[j] + w->step[j];
+      fit_clamp(P, w->trial);
+      for (size_t j = 0; j < np; j++) w->av[j] = w->trial[j] - phi[j];
+      double gd = 0.0;
+      for (size_t j = 0; j < np; j++) gd += w->g[j] * w->av[j];
+      double pred = -(2.0 * gd + quad(w->H, w->av, np));
+      double snorm = norm2(w->av, np), pnorm = norm2(phi, np);
+      if (snorm <= opt->xtol * (pnorm + opt->xtol)) {
+        stop = MOELAB_STOP_XTOL;
+        quit = 1;
+        break;
+      }
+      if (opt->accel) {
+        /* geodesic acceleration a = -(model + μD)⁻¹ J_φᵀ r_vv on the free set (the
+         * factor is reused); the step is v + a/2, taken only when the scaled
+         * ‖a‖/‖v‖ <= 0.75 (GSL's lmaccel rule); ρ keeps the velocity's prediction */
+        fit_phi_to_theta(P, phi, w->theta0);
+        fit_phi_to_theta(P, w->step, w->vt);
+        if (accel_pass(P, w->theta0, w->vt, w->av, w->acc, w->tmp)) return MOELAB_ENOMEM;
+        size_t nf = 0;
+        for (size_t j = 0; j < np; j++)
+          if (!w->held[j]) w->rhs[nf++] = -w->av[j];
+        lapack_int inf2 = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, 1, w->A, (lapack_int)nf, w->rhs, 1);
+        double an = 0.0, vn = 0.0;
+        for (size_t a = 0; a < nf; a++) {
+          size_t j = w->free_idx[a];
+          an += w->D[j] * w->rhs[a] * w->rhs[a];
+          vn += w->D[j] * w->step[j] * w->step[j];
+        }
+        if (inf2 != 0 || !isfinite(an) || an > 0.75 * 0.75 * vn) {
+          mu = mu > 0 ? mu * nu : 1e-12;
+          nu *= 2;
+          if (!(mu < 1e32)) {
+            stop = MOELAB_STOP_STALLED;
+            quit = 1;
+          }
+          continue;
+        }
+        for (size_t a = 0; a < nf; a++) w->step[w->free_idx[a]] += 0.5 * w->rhs[a];
+        for (size_t j = 0; j < np; j++) w->trial[j] = phi[j] + w->step[j];
+        fit_clamp(P, w->trial);
+      }
+      /* the trial point is evaluated with its Jacobian: most steps are accepted,
+       * and then H and g at the new point are already there */
+      double sse_t, rowmax_t = 0.0;
+      fit_phi_to_theta(P, w->trial, w->theta);
+      if (accumulate(P, w->theta, &sse_t, w->H2, w->g2, &rowmax_t, w->acc, w->tmp)) return MOELAB_ENOMEM;
+      double actual = sse - sse_t;
+      double rho = (isfinite(sse_t) && pred > 0 && actual > 0) ? actual / pred : -1.0;
+#ifdef ML_DEBUG_LM
+      fprintf(stderr, "it %zu mu %.3g sse %.12g trial %.12g rho %.3g step %.3g g %.3g\n", it, mu, sse, sse_t, rho,
+              snorm, projected_grad_norm(P, phi, w->g));
+#endif
+      if (rho > 0 && isfinite(norm2(w->g2, np))) {
+        memcpy(phi, w->trial, np * sizeof(double));
+        double sse_old = sse;
+        sse = sse_t;
+        rowmax = rowmax_t;
+        double *t1 = w->H;
+        w->H = w->H2;
+        w->H2 = t1;
+        t1 = w->g;
+        w->g = w->g2;
+        w->g2 = t1;
+        for (size_t j = 0; j < np; j++)
+          if (w->H[j * np + j] > w->D[j]) w->D[j] = w->H[j * np + j];
+        double t = 2.0 * rho - 1.0;
+        double f = 1.0 - t * t * t;
+        mu *= f > 1.0 / 3.0 ? f : 1.0 / 3.0;
+        nu = 2.0;
+        accepted = 1;
+        /* no progress: with heavy damping, damp less and go on; with little
+         * damping (nearly Gauss–Newton steps), three such steps end the fit */
+        if (sse_old - sse <= opt->ftol * sse_old) {
+          if (mu > 1e-8)
+            mu *= 1e-3;
+          else if (++small >= 3) {
+            stop = MOELAB_STOP_FTOL;
+            quit = 1;
+          }
+        } else {
+          small = 0;
+        }
+      } else {
+        mu = mu > 0 ? mu * nu : 1e-12;
+        nu *= 2;
+        if (!(mu < 1e32)) {
+          stop = MOELAB_STOP_STALLED;
+          quit = 1;
+        }
+      }
+    }
+    if (quit) break;
+  }
+  info->sse = sse;
+  info->iterations = it;
+  info->stop = stop;
+  info->grad_norm = projected_grad_norm(P, phi, w->g);
+  info->decrement = sse > 0 ? gn_decrement(P, w, phi) / sse : 0.0;
+  info->converged = stop == MOELAB_STOP_ZERO || (info->grad_norm <= opt->gtol && info->decrement <= opt->dtol);
+  /* ReLU experts: SSE is not differentiable where a sample sits on a kink, and
+   * its gradient jumps by up to one row's term there.  A fit that stops on a
+   * negligible step or decrease counts as converged when its gradient is
+   * within the largest single-row term (a Clarke-stationary point up to one
+   * kink crossing). */
+  if (!info->converged && P->s.expert == MOELAB_EXPERT_RELU &&
+      (stop == MOELAB_STOP_XTOL || stop == MOELAB_STOP_FTOL || stop == MOELAB_STOP_STALLED) &&
+      info->grad_norm <= rowmax / P->scale)
+    info->converged = 1;
+  return MOELAB_OK;
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static void problem_free(fit_problem *P) {
+  free(P->lo);
+  free(P->hi);
+  free(P->sum.xmin);
+  free(P->sum.xmax);
+  free(P->sum.xmean);
+  free(P->sum.xsd);
+}
+
+static int check_box(const moelab_box *b, moelab_error *err) {
+  const double v[6] = {b->beta0_lo, b->beta0_hi, b->beta1_lo, b->beta1_hi, b->eta_lo, b->eta_hi};
+  const char *names[3] = {"box.beta0", "box.beta1", "box.eta"};
+  for (int i = 0; i < 3; i++) {
+    if (!isfinite(v[2 * i]) || !isfinite(v[2 * i + 1]) || !(v[2 * i] < v[2 * i + 1]))
+      return ml_fail(err, MOELAB_EINVAL, NULL, 0, names[i], "the box needs finite lo < hi (got [%g, %g])", v[2 * i],
+                     v[2 * i + 1]);
+  }
+  return MOELAB_OK;
+}
+
+static int problem_setup(const moelab_data_view *data, const moelab_fit_options *opt, fit_problem *P,
+                         moelab_error *err) {
+  memset(P, 0, sizeof *P);
+  if (!data || !opt) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL argument");
+  if (!data->y) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "y", "the data have no output column y");
+  if (data->n < 1 || !data->X) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "no data rows");
+  if (data->d < 1 || data->d > MOELAB_MAX_D) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "d", "bad input dimension");
+  if (opt->k < 1) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "k", "k must be >= 1");
+  if (opt->k > MOELAB_MAX_K) return ml_fail(err, MOELAB_ELIMIT, NULL, 0, "k", "k exceeds the limit %d", MOELAB_MAX_K);
+  if (opt->gate != MOELAB_GATE_SIGMOID && opt->gate != MOELAB_GATE_SOFTMAX)
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "gate", "unknown gate");
+  if ((unsigned)opt->expert > (unsigned)MOELAB_EXPERT_TANH)
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "expert", "unknown expert family");
+  if (opt->expert == MOELAB_EXPERT_POLY && (opt->degree < 1 || opt->degree > MOELAB_MAX_DEGREE))
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "degree", "degree must be between 1 and %d", MOELAB_MAX_DEGREE);
+  if (opt->restarts < 1) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "restarts", "restarts must be >= 1");
+  if (!(opt->gtol >= 0) || !(opt->dtol >= 0) || !(opt->ftol >= 0) || !(opt->xtol >= 0))
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "tol", "tolerances must be >= 0");
+  if (!(opt->perturb >= 0) || !isfinite(opt->perturb))
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "perturb", "perturb must be finite and >= 0");
+  int st = check_box(&opt->box, err);
+  if (st) return st;
+  if (opt->init == MOELAB_INIT_MODEL) {
+    const moelab_model *m0 = opt->init_model;
+    if (!m0) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "init", "init = model needs a start model");
+    if (m0->expert != opt->expert || (opt->expert == MOELAB_EXPERT_POLY && m0->degree != opt->degree))
+      return ml_fail(err, MOELAB_EINVAL, NULL, 0, "init",
+                     "the start model has %s experts but the fit has %s experts", moelab_expert_name(m0->expert),
+                     moelab_expert_name(opt->expert));
+    if (m0->d != data->d)
+      return ml_fail(err, MOELAB_EINVAL, NULL, 0, "init", "the start model has d = %zu but the data have d = %zu",
+                     m0->d, data->d);
+    if (m0->k > opt->k)
+      return ml_fail(err, MOELAB_EINVAL, NULL, 0, "k", "k = %zu is smaller than the start model's k = %zu", opt->k,
+                     m0->k);
+    for (size_t i = 0; opt->split && i < opt->nsplit && m0->k + i < opt->k; i++)
+      if (opt->split[i] >= m0->k + i)
+        return ml_fail(err, MOELAB_EINVAL, NULL, 0, "split",
+                       "split %zu names atom %zu, but there are %zu atoms at that point", i + 1, opt->split[i],
+                       m0->k + i);
+  } else if ((unsigned)opt->init > (unsigned)MOELAB_INIT_MODEL) {
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "init", "unknown initialisation");
+  }
+  P->s = ml_shape_make(opt->gate, opt->expert, opt->degree, data->d, opt->k);
+  P->n = data->n;
+  P->d = data->d;
+  P->X = data->X;
+  P->y = data->y;
+  P->w = opt->weights;
+  P->gauge = opt->gate == MOELAB_GATE_SOFTMAX;
+  P->np = P->s.p - (P->gauge ? 1 + P->d : 0);
+  P->T = ml_hess_ntypes(&P->s);
+  P->threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
+  /* weights, scale and summary */
+  double W = 0.0, ymean = 0.0;
+  for (size_t i = 0; i < P->n; i++) {
+    double wi = P->w ? P->w[i] : 1.0;
+    if (!(wi >= 0) || !isfinite(wi)) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "weights", "weight %zu is negative or not finite", i);
+    if (!isfinite(P->y[i])) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "y", "y[%zu] is not finite", i);
+    W += wi;
+    if (W > 0) ymean += wi / W * (P->y[i] - ymean);
+  }
+  if (!(W > 0)) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "weights", "the weights sum to zero");
+  size_t nonzero = 0;
+  double yvar = 0.0, ymin = INFINITY, ymax = -INFINITY;
+  for (size_t i = 0; i < P->n; i++) {
+    double wi = P->w ? P->w[i] : 1.0;
+    if (wi > 0) nonzero++;
+    double c = P->y[i] - ymean;
+    yvar += wi * c * c;
+    if (P->y[i] < ymin) ymin = P->y[i];
+    if (P->y[i] > ymax) ymax = P->y[i];
+  }
+  yvar /= W;
+  if (nonzero < P->np)
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "n",
+                   "fewer rows (%zu) than free parameters (%zu): use fewer atoms or more data", nonzero, P->np);
+  P->W = W;
+  double s = yvar > 0 ? yvar : (ymean * ymean > 0 ? ymean * ymean : 1.0);
+  P->scale = W * s;
+  P->sum.ymean = ymean;
+  P->sum.ysd = sqrt(yvar);
+  P->sum.ymin = ymin;
+  P->sum.ymax = ymax;
+  size_t d = P->d;
+  P->sum.xmin = ml_alloc(d, sizeof(double));
+  P->sum.xmax = ml_alloc(d, sizeof(double));
+  P->sum.xmean = ml_zalloc(d, sizeof(double));
+  P->sum.xsd = ml_zalloc(d, sizeof(double));
+  P->lo = ml_alloc(P->np, sizeof(double));
+  P->hi = ml_alloc(P->np, sizeof(double));
+  if (!P->sum.xmin || !P->sum.xmax || !P->sum.xmean || !P->sum.xsd || !P->lo || !P->hi) {
+    problem_free(P);
+    return ml_nomem(err);
+  }
+  for (size_t j = 0; j < d; j++) {
+    P->sum.xmin[j] = INFINITY;
+    P->sum.xmax[j] = -INFINITY;
+  }
+  for (size_t i = 0; i < P->n; i++)
+    for (size_t j = 0; j < d; j++) {
+      double x = P->X[i * d + j];
+      if (!isfinite(x)) {
+        problem_free(P);
+        return ml_fail(err, MOELAB_EINVAL, NULL, 0, "X", "x[%zu][%zu] is not finite", i, j);
+      }
+      if (x < P->sum.xmin[j]) P->sum.xmin[j] = x;
+      if (x > P->sum.xmax[j]) P->sum.xmax[j] = x;
+      P->sum.xmean[j] += (x - P->sum.xmean[j]) / (double)(i + 1);
+    }
+  for (size_t i = 0; i < P->n; i++)
+    for (size_t j = 0; j < d; j++) {
+      double c = P->X[i * d + j] - P->sum.xmean[j];
+      P->sum.xsd[j] += c * c;
+    }
+  for (size_t j = 0; j < d; j++) P->sum.xsd[j] = sqrt(P->sum.xsd[j] / (double)P->n);
+  /* bounds of φ */
+  size_t stride = P->s.stride;
+  for (size_t j = 0; j < P->np; j++) {
+    size_t atom = j / stride, c = j % stride;
+    if (P->gauge && atom == P->s.k - 1) c += 1 + d; /* atom k's η only */
+    if (c == 0) {
+      P->lo[j] = opt->box.beta0_lo;
+      P->hi[j] = opt->box.beta0_hi;
+    } else if (c <= d) {
+      P->lo[j] = opt->box.beta1_lo;
+      P->hi[j] = opt->box.beta1_hi;
+    } else {
+      P->lo[j] = opt->box.eta_lo;
+      P->hi[j] = opt->box.eta_hi;
+    }
+  }
+  /* chunks: a function of n and np only */
+  size_t blocks = (P->n + FIT_BLOCK - 1) / FIT_BLOCK;
+  size_t nc = blocks < FIT_MAX_CHUNKS ? blocks : FIT_MAX_CHUNKS;
+  size_t per = acc_stride(P) * sizeof(double);
+  while (nc > 1 && nc * per > ((size_t)256 << 20)) nc /= 2;
+  if (nc < 1) nc = 1;
+  P->nchunks = nc;
+  P->chunk_rows = (P->n + nc - 1) / nc;
+  P->nchunks = (P->n + P->chunk_rows - 1) / P->chunk_rows;
+  return MOELAB_OK;
+}
+
+/* --------------------------------------------------- standard errors */
+
+/* Fills report->se, rcond, se_available from H at φ (free set: not on a bound). */
+static int standard_errors(const fit_problem *P, const moelab_fit_options *opt, const double *phi, const double *H,
+                           moelab_fit_report *R) {
+  size_t np = P->np, p = P->s.p;
+  for (size_t j = 0; j < p; j++) R->se[j] = NAN;
+  R->se_available = 0;
+  R->rcond = 0.0;
+  double dof = P->W - (double)np;
+  R->sigma2 = dof > 0 ? R->sse / dof : NAN;
+  size_t *idx = ml_alloc(np, sizeof(size_t));
+  double *A = ml_alloc(np * np, sizeof(double)), *sc = ml_alloc(np, sizeof(double));
+  double *cov = ml_zalloc(np * np, sizeof(double));
+  if (!idx || !A || !sc || !cov) {
+    free(idx);
+    free(A);
+    free(sc);
+    free(cov);
+    return MOELAB_ENOMEM;
+  }
+  size_t nf = 0;
+  for (size_t j = 0; j < np; j++)
+    if (phi[j] > P->lo[j] && phi[j] < P->hi[j]) idx[nf++] = j;
+  int ok = nf > 0 && dof > 0;
+  for (size_t a = 0; a < nf && ok; a++) {
+    double h = H[idx[a] * np + idx[a]];
+    if (!(h > 0)) ok = 0;
+    sc[a] = ok ? 1.0 / sqrt(h) : 0.0;
+  }
+  if (ok) {
+    for (size_t a = 0; a < nf; a++)
+      for (size_t b = 0; b < nf; b++) A[a * nf + b] = sc[a] * sc[b] * H[idx[a] * np + idx[b]];
+    double anorm = 0.0;
+    for (size_t a = 0; a < nf; a++) {
+      double s = 0.0;
+      for (size_t b = 0; b < nf; b++) s += fabs(A[a * nf + b]);
+      if (s > anorm) anorm = s;
+    }
+    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, A, (lapack_int)nf) != 0) {
+      ok = 0;
+    } else {
+      double rc = 0.0;
+      if (LAPACKE_dpocon(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, A, (lapack_int)nf, anorm, &rc) != 0) rc = 0.0;
+      R->rcond = rc;
+      if (!(rc >= opt->se_rcond_min)) ok = 0;
+    }
+    if (ok && LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, A, (lapack_int)nf) != 0) ok = 0;
+  }
+  if (ok) {
+    /* cov_φ on the free set; parameters on a bound have no standard error */
+    for (size_t a = 0; a < nf; a++)
+      for (size_t b = a; b < nf; b++) {
+        double v = R->sigma2 * sc[a] * sc[b] * A[a * nf + b];
+        cov[idx[a] * np + idx[b]] = v;
+        cov[idx[b] * np + idx[a]] = v;
+      }
+    /* θ = Tφ: plain copies, and (softmax) atom k's gate parameters = -Σ of the others' */
+    size_t stride = P->s.stride, k = P->s.k, g = 1 + P->d;
+    for (size_t j = 0; j < p; j++) {
+      size_t atom = j / stride, c = j % stride;
+      double var;
+      if (!P->gauge) {
+        var = cov[j * np + j];
+      } else if (atom + 1 < k) {
+        var = cov[j * np + j];
+      } else if (c >= g) {
+        size_t pj = (k - 1) * stride + (c - g);
+        var = cov[pj * np + pj];
+      } else {
+        var = 0.0;
+        for (size_t a = 0; a + 1 < k; a++)
+          for (size_t b = 0; b + 1 < k; b++) var += cov[(a * stride + c) * np + (b * stride + c)];
+      }
+      int on_bound = 0;
+      if (!P->gauge || atom + 1 < k || c >= g) {
+        size_t pj = (P->gauge && atom + 1 == k) ? (k - 1) * stride + (c - g) : j;
+        on_bound = !(phi[pj] > P->lo[pj] && phi[pj] < P->hi[pj]);
+      }
+      R->se[j] = on_bound ? NAN : sqrt(var > 0 ? var : 0.0);
+    }
+    R->se_available = 1;
+  }
+  free(idx);
+  free(A);
+  free(sc);
+  free(cov);
+  return MOELAB_OK;
+}
+
+/* ------------------------------------------------------------ the fit */
+
+void moelab_fit_report_free(moelab_fit_report *r) {
+  if (!r) return;
+  free(r->se);
+  free(r->at_bound);
+  free(r->restart);
+  free(r);
+}
+
+int moelab_fit(const moelab_data_view *data, const moelab_fit_options *opt, moelab_model **model,
+               moelab_fit_report **report, moelab_error *err) {
+  double t0 = now_seconds();
+  if (!model) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL model output");
+  fit_problem P;
+  int st = problem_setup(data, opt, &P, err);
+  if (st) return st;
+  const size_t R = opt->restarts, np = P.np, p = P.s.p;
+  moelab_fit_report *rep = ml_zalloc(1, sizeof *rep);
+  double *phis = ml_alloc(R * np, sizeof(double));
+  int *rstatus = ml_zalloc(R, sizeof(int));
+  moelab_model *m = NULL;
+  lm_ws fin;
+  memset(&fin, 0, sizeof fin);
+  if (!rep || !phis || !rstatus) {
+    st = ml_nomem(err);
+    goto out;
+  }
+  rep->restart = ml_zalloc(R, sizeof(moelab_restart_info));
+  rep->se = ml_alloc(p, sizeof(double));
+  rep->at_bound = ml_zalloc(p, sizeof(int));
+  if (!rep->restart || !rep->se || !rep->at_bound) {
+    st = ml_nomem(err);
+    goto out;
+  }
+  /* restarts in parallel when there are several; each one's inner passes
+   * then run on one thread (and the other way round) */
+  int outer = R > 1 && P.threads > 1 && !omp_in_parallel();
+  int nt_outer = outer ? (P.threads < (int)R ? P.threads : (int)R) : 1;
+  fit_problem Pin = P;
+  if (outer) Pin.threads = 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt_outer) if (outer)
+  for (long r = 0; r < (long)R; r++) {
+    moelab_restart_info *info = &rep->restart[r];
+    info->sse = NAN;
+    info->stop = MOELAB_STOP_NUMERIC;
+    if (opt->stop_flag && *opt->stop_flag) {
+      info->stop = MOELAB_STOP_INTERRUPTED;
+      rstatus[r] = MOELAB_EINTR;
+      continue;
+    }
+    lm_ws w;
+    gsl_rng *rng = ml_rng_alloc(opt->seed, opt->stream_base + (uint64_t)r);
+    if (!rng || lm_ws_alloc(&Pin, &w)) {
+      if (rng) gsl_rng_free(rng);
+      rstatus[r] = MOELAB_ENOMEM;
+      continue;
+    }
+    double *phi = phis + (size_t)r * np;
+    int s2 = fit_init_theta(&Pin, opt, rng, w.theta, NULL);
+    if (!s2) {
+      fit_theta_to_phi(&Pin, w.theta, phi);
+      fit_clamp(&Pin, phi);
+      s2 = lm_run(&Pin, opt, phi, &w, info);
+    }
+    rstatus[r] = s2;
+    lm_ws_free(&w);
+    gsl_rng_free(rng);
+  }
+  /* the best restart: smallest finite SSE, ties to the lowest index */
+  long best = -1;
+  size_t nconv = 0, nfail = 0, ndone = 0;
+  for (size_t r = 0; r < R; r++) {
+    if (rstatus[r] == MOELAB_ENOMEM) {
+      st = ml_nomem(err);
+      goto out;
+    }
+    moelab_restart_info *info = &rep->restart[r];
+    if (rstatus[r] == MOELAB_EINTR) continue;
+    ndone++;
+    if (!isfinite(info->sse)) {
+      nfail++;
+      continue;
+    }
+    if (info->converged) nconv++;
+    if (best < 0 || info->sse < rep->restart[best].sse) best = (long)r;
+  }
+  if (best < 0) {
+    if (ndone == 0)
+      st = ml_fail(err, MOELAB_EINTR, NULL, 0, NULL, "interrupted before any restart finished");
+    else
+      st = ml_fail(err, MOELAB_ENUMERIC, NULL, 0, NULL,
+                   "all %zu restarts failed: the objective became NaN or infinite (overflowing start or step)", R);
+    goto out;
+  }
+  double *phi = phis + (size_t)best * np;
+  st = moelab_model_new(opt->gate, opt->expert, opt->degree, P.d, opt->k, &m, err);
+  if (st) goto out;
+  fit_phi_to_theta(&P, phi, m->theta);
+  if (lm_ws_alloc(&P, &fin)) {
+    st = ml_nomem(err);
+    goto out;
+  }
+  double sse;
+  if (accumulate(&P, m->theta, &sse, fin.H, fin.g, NULL, fin.acc, fin.tmp)) {
+    st = ml_nomem(err);
+    goto out;
+  }
+  moelab_restart_info *bi = &rep->restart[best];
+  rep->n = P.n;
+  rep->d = P.d;
+  rep->k = P.s.k;
+  rep->p = p;
+  rep->p_free = np;
+  rep->sse = bi->sse;
+  rep->mse = bi->sse / P.W;
+  rep->grad_norm = bi->grad_norm;
+  rep->decrement = bi->decrement;
+  rep->iterations = bi->iterations;
+  rep->stop = bi->stop;
+  rep->converged = bi->converged;
+  rep->restarts = R;
+  rep->restarts_converged = nconv;
+  rep->restarts_failed = nfail;
+  rep->best_restart = (size_t)best;
+  /* parameters on a bound (θ ordering; softmax atom k's gate parameters have none) */
+  rep->n_at_bound = 0;
+  for (size_t j = 0; j < p; j++) {
+    size_t atom = j / P.s.stride, c = j % P.s.stride;
+    long pj = (long)j;
+    if (P.gauge && atom + 1 == P.s.k) pj = c >= 1 + P.d ? (long)((P.s.k - 1) * P.s.stride + c - 1 - P.d) : -1;
+    int b = 0;
+    if (pj >= 0) b = phi[pj] <= P.lo[pj] ? -1 : phi[pj] >= P.hi[pj] ? 1 : 0;
+    rep->at_bound[j] = b;
+    if (b) rep->n_at_bound++;
+  }
+  if (opt->compute_se) {
+    if (standard_errors(&P, opt, phi, fin.H, rep)) {
+      st = ml_nomem(err);
+      goto out;
+    }
+  } else {
+    for (size_t j = 0; j < p; j++) rep->se[j] = NAN;
+    double dof = P.W - (double)np;
+    rep->sigma2 = dof > 0 ? rep->sse / dof : NAN;
+  }
+  rep->seconds = now_seconds() - t0;
+  char *rj = NULL;
+  st = moelab_fit_report_json(rep, opt, &rj, err);
+  if (st) goto out;
+  size_t need = strlen(rj) + 16;
+  char *extra = malloc(need);
+  if (!extra) {
+    free(rj);
+    st = ml_nomem(err);
+    goto out;
+  }
+  snprintf(extra, need, "{\"fit\": %s}", rj);
+  free(rj);
+  m->extra = extra;
+  *model = m;
+  m = NULL;
+  if (report) {
+    *report = rep;
+    rep = NULL;
+  }
+  st = MOELAB_OK;
+out:
+  lm_ws_free(&fin);
+  moelab_model_free(m);
+  moelab_fit_report_free(rep);
+  free(phis);
+  free(rstatus);
+  problem_free(&P);
+  return st;
+}

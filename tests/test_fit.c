@@ -1,0 +1,439 @@
+/*
+ * test_fit.c — the least squares estimator: exact recovery on noiseless data,
+ * stationarity checked by an independent solver (GSL's gsl_multifit_nlinear),
+ * determinism across threads, bounds, the softmax gauge, the split rule,
+ * weights, failures, and the choice of k.
+ */
+#include "check.h"
+#include "moelab.h"
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_multifit_nlinear.h>
+
+static moelab_model *truth2(moelab_gate g, moelab_expert e, size_t d) {
+  moelab_model *m = NULL;
+  moelab_model_new(g, e, 1, d, 2, &m, NULL);
+  /* two well separated atoms: opposite gate slopes, distinct experts */
+  double a0[8] = {0.5, 2.0, -1.0, 1.5, 0.7, 0.5}, a1[8] = {-0.5, -3.0, 0.5, -2.0, 0.3, 1.0};
+  if (d == 1) {
+    double t0[4] = {0.5, 2.0, 1.5, 0.5}, t1[4] = {-0.5, -3.0, -2.0, 1.0};
+    memcpy(m->theta, t0, sizeof t0);
+    memcpy(m->theta + 4, t1, sizeof t1);
+  } else {
+    memcpy(m->theta, a0, 6 * sizeof(double));
+    memcpy(m->theta + 6, a1, 6 * sizeof(double));
+  }
+  double lo[2] = {-1, -1}, hi[2] = {1, 1};
+  moelab_model_set_input(m, MOELAB_LAW_UNIFORM, lo, hi, NULL);
+  return m;
+}
+
+/* Gauge-free parameters: softmax gate parameters relative to the last atom's. */
+static void canonical(const moelab_model *m, double *out) {
+  memcpy(out, m->theta, m->p * sizeof(double));
+  if (m->gate != MOELAB_GATE_SOFTMAX) return;
+  const double *last = m->theta + (m->k - 1) * m->stride;
+  for (size_t i = 0; i < m->k; i++)
+    for (size_t c = 0; c <= m->d; c++) out[i * m->stride + c] = m->theta[i * m->stride + c] - last[c];
+}
+
+static void test_exact_recovery(void) {
+  const moelab_expert experts[] = {MOELAB_EXPERT_RELU, MOELAB_EXPERT_GELU, MOELAB_EXPERT_SIGMOID,
+                                   MOELAB_EXPERT_TANH};
+  for (int g = 0; g < 2; g++)
+    for (size_t e = 0; e < 4; e++)
+      for (size_t d = 1; d <= 2; d++) {
+        moelab_model *t = truth2((moelab_gate)g, experts[e], d);
+        moelab_data *D = NULL;
+        moelab_simulate(t, NULL, 2000, 5, 0, &D, NULL); /* no noise */
+        moelab_fit_options o;
+        moelab_fit_options_init(&o);
+        o.gate = t->gate;
+        o.expert = t->expert;
+        o.k = 2;
+        o.init = MOELAB_INIT_MODEL;
+        o.init_model = t;
+        o.perturb = 0.1;
+        o.threads = 1;
+        moelab_data_view v = moelab_data_as_view(D);
+        moelab_model *f = NULL;
+        moelab_fit_report *r = NULL;
+        moelab_error err;
+        CHECK_STATUS(moelab_fit(&v, &o, &f, &r, &err), MOELAB_OK);
+        if (!f) continue;
+        double ct[12], cf[12];
+        canonical(t, ct);
+        canonical(f, cf);
+        double worst = 0;
+        for (size_t j = 0; j < t->p; j++) worst = fmax(worst, fabs(cf[j] - ct[j]) / fmax(fabs(ct[j]), 1.0));
+        CHECK_MSG(worst <= 1e-6, "%s/%s d=%zu: relative error %.3g (stop %s, %zu it)", moelab_gate_name(t->gate),
+                  moelab_expert_name(t->expert), d, worst, moelab_stop_name(r->stop), r->iterations);
+        CHECK_MSG(r->converged, "%s/%s d=%zu did not converge", moelab_gate_name(t->gate),
+                  moelab_expert_name(t->expert), d);
+        CHECK(r->sse < 1e-16 * 2000);
+        if (t->gate == MOELAB_GATE_SOFTMAX) /* the sum-to-zero gauge */
+          for (size_t c = 0; c <= d; c++) CHECK_NEAR(f->theta[c] + f->theta[f->stride + c], 0.0, 1e-12);
+        moelab_fit_report_free(r);
+        moelab_model_free(f);
+        moelab_data_free(D);
+        moelab_model_free(t);
+      }
+}
+
+/* ---- the oracle: GSL's small-problem solver started from our answer ---- */
+
+typedef struct oracle_ctx {
+  moelab_model *m;
+  const double *X, *y;
+  size_t n;
+} oracle_ctx;
+
+static int oracle_f(const gsl_vector *x, void *p, gsl_vector *f) {
+  oracle_ctx *c = p;
+  memcpy(c->m->theta, x->data, c->m->p * sizeof(double));
+  moelab_model_predict(c->m, c->X, c->n, f->data, 1, NULL);
+  for (size_t i = 0; i < c->n; i++) f->data[i] -= c->y[i];
+  return GSL_SUCCESS;
+}
+
+static int oracle_df(const gsl_vector *x, void *p, gsl_matrix *J) {
+  oracle_ctx *c = p;
+  memcpy(c->m->theta, x->data, c->m->p * sizeof(double));
+  moelab_model_jacobian(c->m, c->X, c->n, NULL, J->data, NULL);
+  return GSL_SUCCESS;
+}
+
+/* The SSE GSL's trust-region LM reaches from the model's parameters. */
+static double oracle_sse(moelab_model *start, const moelab_data *D) {
+  moelab_model *m = NULL;
+  moelab_model_copy(start, &m, NULL);
+  oracle_ctx c = {m, D->X, D->y, D->n};
+  gsl_multifit_nlinear_fdf fdf;
+  memset(&fdf, 0, sizeof fdf);
+  fdf.f = oracle_f;
+  fdf.df = oracle_df;
+  fdf.n = D->n;
+  fdf.p = m->p;
+  fdf.params = &c;
+  gsl_multifit_nlinear_parameters par = gsl_multifit_nlinear_default_parameters();
+  gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &par, D->n, m->p);
+  gsl_vector_view x0 = gsl_vector_view_array(start->theta, m->p);
+  gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
+  int info;
+  gsl_multifit_nlinear_driver(200, 1e-15, 1e-15, 1e-15, NULL, NULL, &info, w);
+  double chi;
+  gsl_blas_ddot(w->f, w->f, &chi);
+  gsl_multifit_nlinear_free(w);
+  moelab_model_free(m);
+  return chi;
+}
+
+/* Fits end at stationary points: converged, and GSL's trust-region LM started
+ * from the returned point lowers SSE by at most 1e-10 relative.  The oracle
+ * has no bounds, so it is applied to the fits that end inside Θ; most do. */
+static void test_stationary_against_oracle(void) {
+  gsl_set_error_handler_off();
+  const moelab_expert experts[] = {MOELAB_EXPERT_GELU, MOELAB_EXPERT_TANH, MOELAB_EXPERT_LINEAR};
+  int interior = 0, cases = 0;
+  for (int g = 0; g < 2; g++)
+    for (size_t e = 0; e < 3; e++)
+      for (size_t k = 2; k <= 3; k++) {
+        moelab_model *t = truth2((moelab_gate)g, experts[e], 1);
+        /* k = 2 (exactly specified) with little noise stays inside Θ; k = 3 may
+         * switch an atom off at a bound */
+        moelab_model_set_noise(t, k == 2 ? 1e-4 : 1e-2, NULL);
+        moelab_data *D = NULL;
+        moelab_simulate(t, NULL, k == 2 ? 3000 : 1000, 9, 0, &D, NULL);
+        moelab_fit_options o;
+        moelab_fit_options_init(&o);
+        o.gate = t->gate;
+        o.expert = t->expert;
+        o.k = k;
+        o.init = MOELAB_INIT_MODEL;
+        o.init_model = t;
+        o.restarts = 2;
+        o.threads = 1;
+        moelab_data_view v = moelab_data_as_view(D);
+        moelab_model *f = NULL;
+        moelab_fit_report *r = NULL;
+        CHECK_STATUS(moelab_fit(&v, &o, &f, &r, NULL), MOELAB_OK);
+        if (!f) continue;
+        cases++;
+        CHECK_MSG(r->converged && r->grad_norm <= o.gtol && r->decrement <= o.dtol,
+                  "%s/%s k=%zu: gradient %.3g decrement %.3g stop %s", moelab_gate_name(t->gate),
+                  moelab_expert_name(t->expert), k, r->grad_norm, r->decrement, moelab_stop_name(r->stop));
+        if (r->n_at_bound == 0) {
+          interior++;
+          double sse_oracle = oracle_sse(f, D);
+          CHECK_MSG(sse_oracle >= r->sse * (1 - 1e-10), "%s/%s k=%zu: oracle %.15g < ours %.15g",
+                    moelab_gate_name(t->gate), moelab_expert_name(t->expert), k, sse_oracle, r->sse);
+        }
+        moelab_fit_report_free(r);
+        moelab_model_free(f);
+        moelab_data_free(D);
+        moelab_model_free(t);
+      }
+  CHECK(cases == 12);
+  CHECK_MSG(interior >= 6, "only %d of %d fits ended inside the box", interior, cases);
+}
+
+static moelab_fit_report *fit_with(const moelab_data *D, moelab_fit_options *o, moelab_model **f) {
+  moelab_data_view v = moelab_data_as_view(D);
+  moelab_fit_report *r = NULL;
+  *f = NULL;
+  int st = moelab_fit(&v, o, f, &r, NULL);
+  CHECK_STATUS(st, MOELAB_OK);
+  return r;
+}
+
+/* Identical results for 1 and 2 threads, random starts and several restarts. */
+static void test_thread_determinism(void) {
+  moelab_model *t = truth2(MOELAB_GATE_SOFTMAX, MOELAB_EXPERT_GELU, 2);
+  moelab_model_set_noise(t, 0.01, NULL);
+  moelab_data *D = NULL;
+  moelab_simulate(t, NULL, 3000, 2, 0, &D, NULL);
+  moelab_fit_options o;
+  moelab_fit_options_init(&o);
+  o.gate = t->gate;
+  o.expert = t->expert;
+  o.k = 3;
+  o.restarts = 3;
+  o.seed = 17;
+  o.max_iter = 60;
+  moelab_model *a = NULL, *b = NULL;
+  o.threads = 1;
+  moelab_fit_report *ra = fit_with(D, &o, &a);
+  o.threads = 2;
+  moelab_fit_report *rb = fit_with(D, &o, &b);
+  if (a && b) {
+    CHECK(memcmp(a->theta, b->theta, a->p * sizeof(double)) == 0);
+    CHECK_SAME(ra->sse, rb->sse);
+    for (size_t r = 0; r < 3; r++) CHECK_SAME(ra->restart[r].sse, rb->restart[r].sse);
+  }
+  moelab_fit_report_free(ra);
+  moelab_fit_report_free(rb);
+  moelab_model_free(a);
+  moelab_model_free(b);
+  moelab_data_free(D);
+  moelab_model_free(t);
+}
+
+/* The split rule: with perturb 0 and no iterations the fit returns its start. */
+static void test_split_rule(void) {
+  moelab_model *t = truth2(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_GELU, 1);
+  moelab_data *D = NULL;
+  moelab_simulate(t, NULL, 100, 1, 0, &D, NULL);
+  moelab_fit_options o;
+  moelab_fit_options_init(&o);
+  o.gate = t->gate;
+  o.expert = t->expert;
+  o.k = 3;
+  o.init = MOELAB_INIT_MODEL;
+  o.init_model = t;
+  o.perturb = 0;
+  o.max_iter = 0;
+  moelab_model *f = NULL;
+  moelab_fit_report *r = fit_with(D, &o, &f);
+  if (f) {
+    /* atom 0 (weight σ(0.5) > σ(-0.5)) is split into atoms 0 and 1 with σ(β0') = σ(0.5)/2 */
+    double half = 0.5 / (1 + exp(-0.5));
+    CHECK_NEAR(1 / (1 + exp(-f->theta[0])), half, 1e-15);
+    CHECK_NEAR(1 / (1 + exp(-f->theta[4])), half, 1e-15);
+    for (int j = 1; j < 4; j++) CHECK(f->theta[j] == t->theta[j] && f->theta[4 + j] == t->theta[j]);
+    for (int j = 0; j < 4; j++) CHECK(f->theta[8 + j] == t->theta[4 + j]);
+  }
+  moelab_fit_report_free(r);
+  moelab_model_free(f);
+  /* an explicit split of atom 1, softmax: β0' = β0 - log 2 */
+  t->gate = MOELAB_GATE_SOFTMAX;
+  o.gate = MOELAB_GATE_SOFTMAX;
+  size_t split[1] = {1};
+  o.split = split;
+  o.nsplit = 1;
+  r = fit_with(D, &o, &f);
+  if (f) {
+    /* gauge-free: exp(β0_1' - β0_0) = exp(-0.5 - log 2 - 0.5) */
+    CHECK_NEAR(f->theta[4] - f->theta[0], -1.0 - log(2.0), 1e-14);
+    CHECK_NEAR(f->theta[8] - f->theta[4], 0.0, 1e-14);
+  }
+  moelab_fit_report_free(r);
+  moelab_model_free(f);
+  split[0] = 5;
+  moelab_data_view v = moelab_data_as_view(D);
+  moelab_error err;
+  CHECK_STATUS(moelab_fit(&v, &o, &f, NULL, &err), MOELAB_EINVAL);
+  CHECK(strcmp(err.field, "split") == 0);
+  moelab_data_free(D);
+  moelab_model_free(t);
+}
+
+/* A parameter whose best value lies outside Θ ends on the bound and is reported. */
+static void test_bounds(void) {
+  moelab_model *t = truth2(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_LINEAR, 1);
+  t->theta[2] = 4.0; /* a_0 = 4, outside the box [-3, 3] */
+  moelab_data *D = NULL;
+  moelab_simulate(t, NULL, 500, 1, 0, &D, NULL);
+  moelab_fit_options o;
+  moelab_fit_options_init(&o);
+  o.gate = t->gate;
+  o.expert = t->expert;
+  o.k = 2;
+  o.init = MOELAB_INIT_MODEL;
+  o.init_model = t;
+  o.box.eta_lo = -3;
+  o.box.eta_hi = 3;
+  moelab_model *f = NULL;
+  moelab_fit_report *r = fit_with(D, &o, &f);
+  if (f) {
+    for (size_t j = 0; j < f->p; j++) CHECK(f->theta[j] >= -10 && f->theta[j] <= 10);
+    CHECK(r->n_at_bound >= 1);
+    int any = 0;
+    for (size_t i = 0; i < 2; i++)
+      for (size_t j = 2; j < 4; j++) {
+        double v = f->theta[i * 4 + j];
+        CHECK(v >= -3 && v <= 3);
+        if (v == 3.0) any = r->at_bound[i * 4 + j] == 1;
+      }
+    CHECK(any);
+    CHECK(r->converged); /* the projected gradient vanishes at the bound */
+    CHECK(strstr(f->extra, "at_bound") != NULL);
+  }
+  moelab_fit_report_free(r);
+  moelab_model_free(f);
+  moelab_data_free(D);
+  moelab_model_free(t);
+}
+
+/* Weight 2 on a row is the same as the row twice. */
+static void test_weights(void) {
+  moelab_model *t = truth2(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_TANH, 1);
+  moelab_model_set_noise(t, 0.01, NULL);
+  moelab_data *D = NULL;
+  moelab_simulate(t, NULL, 300, 4, 0, &D, NULL);
+  moelab_data *E = NULL;
+  moelab_data_new(400, 1, 1, &E, NULL);
+  memcpy(E->X, D->X, 300 * sizeof(double));
+  memcpy(E->y, D->y, 300 * sizeof(double));
+  memcpy(E->X + 300, D->X, 100 * sizeof(double)); /* rows 0..99 twice */
+  memcpy(E->y + 300, D->y, 100 * sizeof(double));
+  double w[300];
+  for (int i = 0; i < 300; i++) w[i] = i < 100 ? 2.0 : 1.0;
+  moelab_fit_options o;
+  moelab_fit_options_init(&o);
+  o.gate = t->gate;
+  o.expert = t->expert;
+  o.k = 2;
+  o.init = MOELAB_INIT_MODEL;
+  o.init_model = t;
+  o.perturb = 0;
+  o.threads = 1;
+  moelab_model *a = NULL, *b = NULL;
+  moelab_fit_report *rb = fit_with(E, &o, &b);
+  o.weights = w;
+  moelab_fit_report *ra = fit_with(D, &o, &a);
+  if (a && b) {
+    CHECK_NEAR(ra->sse, rb->sse, 1e-10 * rb->sse);
+    for (size_t j = 0; j < a->p; j++) CHECK_NEAR(a->theta[j], b->theta[j], 1e-6 * fmax(1, fabs(b->theta[j])));
+  }
+  w[5] = -1;
+  moelab_data_view v = moelab_data_as_view(D);
+  moelab_error err;
+  CHECK_STATUS(moelab_fit(&v, &o, &a, NULL, &err), MOELAB_EINVAL);
+  CHECK(strcmp(err.field, "weights") == 0);
+  moelab_fit_report_free(ra);
+  moelab_fit_report_free(rb);
+  moelab_model_free(a);
+  moelab_model_free(b);
+  moelab_data_free(D);
+  moelab_data_free(E);
+  moelab_model_free(t);
+}
+
+static void test_fails_well(void) {
+  moelab_model *t = truth2(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_GELU, 2);
+  moelab_model_set_noise(t, 0.01, NULL);
+  moelab_data *D = NULL;
+  moelab_simulate(t, NULL, 200, 4, 0, &D, NULL);
+  moelab_fit_options o;
+  moelab_fit_options_init(&o);
+  o.gate = t->gate;
+  o.expert = t->expert;
+  o.k = 3;
+  o.threads = 1;
+  moelab_error err;
+  moelab_model *f = NULL;
+  moelab_fit_report *r = NULL;
+  /* fewer rows than parameters */
+  moelab_data_view few = {10, 2, D->X, D->y};
+  CHECK_STATUS(moelab_fit(&few, &o, &f, &r, &err), MOELAB_EINVAL);
+  CHECK(strstr(err.message, "fewer rows") != NULL);
+  CHECK(f == NULL && r == NULL);
+  /* no y */
+  moelab_data_view noy = {200, 2, D->X, NULL};
+  CHECK_STATUS(moelab_fit(&noy, &o, &f, &r, &err), MOELAB_EINVAL);
+  /* a constant column: the fit completes without NaN; J'J is singular */
+  for (size_t i = 0; i < 200; i++) D->X[2 * i + 1] = 0.25;
+  o.restarts = 2;
+  moelab_data_view v = moelab_data_as_view(D);
+  CHECK_STATUS(moelab_fit(&v, &o, &f, &r, &err), MOELAB_OK);
+  if (f) {
+    CHECK(moelab_model_validate(f, NULL) == MOELAB_OK);
+    CHECK(isfinite(r->sse));
+    CHECK(!r->se_available);
+  }
+  moelab_fit_report_free(r);
+  moelab_model_free(f);
+  f = NULL;
+  r = NULL;
+  /* a start that overflows to NaN: every restart fails, a clear error */
+  moelab_model *bad = NULL;
+  moelab_model_copy(t, &bad, NULL);
+  for (size_t j = 0; j < bad->p; j++) bad->theta[j] = 1e300;
+  o.k = 2;
+  o.init = MOELAB_INIT_MODEL;
+  o.init_model = bad;
+  o.perturb = 0;
+  o.box.beta0_lo = o.box.beta1_lo = o.box.eta_lo = -1e308;
+  o.box.beta0_hi = o.box.beta1_hi = o.box.eta_hi = 1e308;
+  CHECK_STATUS(moelab_fit(&v, &o, &f, &r, &err), MOELAB_ENUMERIC);
+  CHECK(strstr(err.message, "all 2 restarts failed") != NULL);
+  CHECK(f == NULL);
+  /* one good restart among failing ones is kept */
+  o.perturb = 0.5;
+  for (size_t j = 0; j < bad->p; j++) bad->theta[j] = t->theta[j];
+  bad->theta[1] = 1e306; /* β1 so large that some perturbed starts overflow */
+  moelab_model_free(bad);
+  bad = NULL;
+  moelab_data_free(D);
+  moelab_model_free(t);
+}
+
+/* BIC picks the true k = 2 on data from a two-atom model. */
+static void test_select_k(void) {
+  moelab_model *t = truth2(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_GELU, 1);
+  moelab_model_set_noise(t, 0.01, NULL);
+  moelab_data *D = NULL;
+  moelab_simulate(t, NULL, 2000, 6, 0, &D, NULL);
+  moelab_fit_options o;
+  moelab_fit_options_init(&o);
+  o.gate = t->gate;
+  o.expert = t->expert;
+  o.init = MOELAB_INIT_KMEANS;
+  o.restarts = 4;
+  o.threads = 1;
+  moelab_select_row rows[3];
+  size_t best = 0;
+  moelab_data_view v = moelab_data_as_view(D);
+  moelab_model *m = NULL;
+  CHECK_STATUS(moelab_select_k(&v, &o, 1, 3, MOELAB_SELECT_BIC, 0, rows, &best, &m, NULL), MOELAB_OK);
+  CHECK(best == 2);
+  CHECK(m && m->k == 2);
+  CHECK(rows[0].bic > rows[1].bic && rows[2].bic > rows[1].bic);
+  CHECK(rows[1].p_free == 8);
+  moelab_model_free(m);
+  moelab_data_free(D);
+  moelab_model_free(t);
+}
+
+CHECK_MAIN(T(test_exact_recovery), T(test_stationary_against_oracle), T(test_thread_determinism),
+           T(test_split_rule), T(test_bounds), T(test_weights), T(test_fails_well), T(test_select_k))
