@@ -10,5 +10,8 @@ extern const cli_command cmd_simulate;
 extern const cli_command cmd_predict;
 extern const cli_command cmd_eval;
 extern const cli_command cmd_fit;
+extern const cli_command cmd_loss;
+extern const cli_command cmd_reference;
+extern const cli_command cmd_rate;
 
 #endif

@@ -519,6 +519,182 @@ MOELAB_API int moelab_select_k(const moelab_data_view *data, const moelab_fit_op
                                size_t k_max, moelab_select rule, size_t folds, moelab_select_row *rows,
                                size_t *best_k, moelab_model **model, moelab_error *err);
 
+
+/* ------------------------------------------------------------------------ */
+/* Voronoi losses and expert-rate measures (docs/theory.md §5)                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Voronoi cells of a fitted measure G (k atoms) against a reference G°
+ * (k0 atoms): cell[i] = the reference atom j nearest to fitted atom i in
+ * θ = (β1, η) (β0 excluded), Euclidean; a tie goes to the smallest j.
+ * The models need the same d and expert family.  Errors: MOELAB_EINVAL.
+ */
+MOELAB_API int moelab_voronoi_cells(const moelab_model *fit, const moelab_model *ref, size_t *cell,
+                                    moelab_error *err);
+
+typedef enum moelab_loss_kind {
+  MOELAB_LOSS_D1 = 0,  /* D_r with r = 2 */
+  MOELAB_LOSS_D2 = 1,  /* D_r with a chosen r ("D2:r") */
+  MOELAB_LOSS_D3 = 2,  /* against Ḡ: every cell at power 1 (one atom per cell when the cells are singletons) */
+  MOELAB_LOSS_LBAR = 3 /* L̄: against G* plus switched-off atoms */
+} moelab_loss_kind;
+
+typedef struct moelab_loss_spec {
+  moelab_loss_kind kind;
+  double r;                /* D2 only (> 0) */
+  int translate;           /* softmax: minimise over a common (t0, t1) of the fitted gate parameters (default 1) */
+  const moelab_input *mu;  /* L̄: the law for the contributions ‖g_i h_i‖ (NULL: the reference's, else the fit's) */
+} moelab_loss_spec;
+
+/* "D1", "D2:r", "D3", "Lbar" -> spec (translate = 1, mu = NULL).  Errors: MOELAB_EINVAL. */
+MOELAB_API int moelab_loss_parse(const char *name, moelab_loss_spec *spec, moelab_error *err);
+/* The canonical name of spec ("D1", "D2:1.5", "D3", "Lbar") into buf (>= 32 bytes). */
+MOELAB_API char *moelab_loss_name(const moelab_loss_spec *spec, char *buf);
+
+/*
+ * The loss and its parts.  For D1, D2, D3 (w = σ(β0) sigmoid, exp(β0) softmax):
+ *   mass  = Σ_j |Σ_{i∈A_j} w_i - w°_j|
+ *   exact = Σ_{j: |A_j| = 1} Σ_{i∈A_j} w_i (‖Δβ1_ij‖ + ‖Δη_ij‖)
+ *   over  = Σ_{j: |A_j| > 1} Σ_{i∈A_j} w_i (‖Δβ1_ij‖^r + ‖Δη_ij‖^r)     (D3: r = 1)
+ * For L̄: the k - k0 fitted atoms with the smallest contributions c_i =
+ * ‖g_i h_i‖_{L²(μ)} are switched off, the others matched one-to-one to the
+ * reference atoms by the assignment minimising Σ ‖θ_i - θ°_j‖;
+ *   mass  = Σ_matched |w_i - w°_j|,  exact = Σ_matched (‖Δβ1‖ + ‖Δη‖),
+ *   over  = Σ_off c_i.
+ * Expert-rate measures, per reference atom j (NaN for an empty cell):
+ *   e_j = sqrt(Σ_{A_j} w_i (‖Δβ1_ij‖² + ‖Δη_ij‖²) / Σ_{A_j} w_i),
+ *   e_max_j = max_{i∈A_j} (‖Δβ1_ij‖ + ‖Δη_ij‖);
+ * rate_all / rate_exact / rate_over = max_j e_j over all / one-atom /
+ * several-atom cells, rate_all_unweighted = max_j e_max_j.
+ * canonical: for relu, linear (poly of degree 1) and constant experts, the
+ * loss with each cell whose reference slope β1°_j is 0 scored on the
+ * identified products v_i = w_i η_i (docs/theory.md §5, "homogeneous
+ * experts"); NaN for the other families.  Softmax: every quantity is taken
+ * at the translation (t0, t1) that minimises the loss (GSL's Nelder–Mead
+ * simplex, nmsimplex2, from two starts), reported in t0, t1.
+ */
+typedef struct moelab_loss_result {
+  moelab_loss_spec spec;
+  double value, mass, exact, over;
+  double canonical;
+  size_t k, k0, d;
+  size_t *cell;         /* k entries: the reference atom of each fitted atom; SIZE_MAX: switched off (L̄) */
+  double *contribution; /* k entries: c_i (L̄ only, else NULL) */
+  double *e, *e_max;    /* k0 entries */
+  double rate_all, rate_exact, rate_over, rate_all_unweighted;
+  size_t empty_cells;
+  double t0;
+  double *t1;           /* d entries (zeros unless softmax) */
+  const char *minimiser; /* "none" or "nmsimplex2" (static storage) */
+} moelab_loss_result;
+
+/*
+ * Computes the loss `spec` of fit against ref into a new result (free with
+ * moelab_loss_result_free).  Both models need the same gate, expert family
+ * and d; L̄ needs k >= k0 and an input law.  Errors: MOELAB_EINVAL,
+ * MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_loss(const moelab_model *fit, const moelab_model *ref, const moelab_loss_spec *spec,
+                           moelab_loss_result **out, moelab_error *err);
+MOELAB_API void moelab_loss_result_free(moelab_loss_result *r);
+/* The result as one JSON object text (new string; free()). */
+MOELAB_API int moelab_loss_result_json(const moelab_loss_result *r, char **text, moelab_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* The reference measure Ḡ (docs/theory.md §3, §6)                           */
+/* ------------------------------------------------------------------------ */
+
+typedef enum moelab_ref_rule {
+  MOELAB_REF_LOCAL = 0, /* from the study's start: the truth with atoms split, `restarts` perturbed starts */
+  MOELAB_REF_GLOBAL = 1 /* the local starts plus `restarts` random and k-means starts: the best of all */
+} moelab_ref_rule;
+
+typedef struct moelab_reference_options {
+  size_t k;
+  moelab_gate gate;      /* the gate of Ḡ (default: the truth's; softmax Ḡ of a sigmoid truth for same-data) */
+  moelab_box box;
+  moelab_ref_rule rule;
+  double perturb;        /* of the split start (default 0.1) */
+  const size_t *split;   /* atoms to split (NULL: the heaviest each time) */
+  size_t nsplit;
+  size_t restarts;       /* default 8 */
+  uint64_t seed;
+  int threads;
+  size_t nodes, pieces;  /* d = 1 design: Gauss–Legendre nodes per piece (16), equal pieces (64) */
+  size_t qmc_points;     /* d > 1 design: Sobol points (16384) */
+  size_t max_iter;       /* default 5000 */
+} moelab_reference_options;
+
+MOELAB_API void moelab_reference_options_init(moelab_reference_options *opt);
+
+typedef struct moelab_reference_report {
+  size_t k, p;
+  double distance;       /* ‖f_Ḡ - f_G*‖_{L²(μ)} (accurate quadrature) */
+  double truth_norm;     /* ‖f_G*‖_{L²(μ)} */
+  double *contribution;  /* k: ‖g_i h_i‖_{L²(μ)} */
+  size_t switched_off;   /* atoms with contribution <= 1e-6 · ‖f_G*‖ */
+  int *at_bound;         /* p: -1, 0, +1 */
+  size_t n_at_bound;
+  double eig[3];         /* the smallest eigenvalues of JᵀJ on the design, divided by the largest */
+  size_t neig;
+  int degenerate;        /* smallest <= 1e-10: a non-isolated minimum */
+  int converged;
+  double sse;            /* weighted objective on the design: ‖f_Ḡ - f_G*‖² by the design's rule */
+  size_t design_points;
+} moelab_reference_report;
+
+MOELAB_API void moelab_reference_report_free(moelab_reference_report *r);
+
+/*
+ * Ḡ: a k-atom model in Θ minimising ‖f_G - f_G*‖_{L²(μ)} (μ: the truth's input
+ * law), by the fitter on a fixed noiseless design (quadrature nodes with
+ * their weights for d = 1, Sobol points for d > 1).  Deterministic.
+ * Errors: MOELAB_EINVAL (no input law, k < the truth's k), MOELAB_ENUMERIC,
+ * MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_reference(const moelab_model *truth, const moelab_reference_options *opt, moelab_model **gbar,
+                                moelab_reference_report **report, moelab_error *err);
+/* The report as a JSON object text (new string; free()). */
+MOELAB_API int moelab_reference_report_json(const moelab_reference_report *r, char **text, moelab_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Empirical rates (docs/theory.md §6)                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct moelab_rate_options {
+  size_t bootstrap;  /* bootstrap resamples (default 2000) */
+  uint64_t seed;     /* their random stream (seed, 2^61) */
+  double level;      /* interval level (default 0.95) */
+} moelab_rate_options;
+
+MOELAB_API void moelab_rate_options_init(moelab_rate_options *opt);
+
+typedef struct moelab_rate_result {
+  size_t groups;                 /* distinct n */
+  double *n, *mean, *sd;         /* per group, sorted by n */
+  size_t *count;
+  double slope, intercept;       /* log(mean) = intercept + slope · log n (OLS) */
+  double ci_low, ci_high;        /* bootstrap percentile interval of the slope (replicates resampled within n) */
+  double lambda, log_c;          /* log(mean) = log_c - lambda · log(log n) */
+  double lambda_ci_low, lambda_ci_high;
+  double rss_power, rss_log;     /* residual sums of squares of the two fits (log scale) */
+  int prefer_log;                /* 1 when C (log n)^(-λ) describes the means better (smaller RSS) */
+} moelab_rate_result;
+
+/*
+ * Fits the rate of `value` against `n` from rows (n_r, value_r) (replicates
+ * are the rows sharing an n; values must be > 0).  Needs >= 2 distinct n.
+ * Errors: MOELAB_EINVAL (fewer than 2 groups, non-positive values),
+ * MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_rate_fit(const double *n, const double *value, size_t rows, const moelab_rate_options *opt,
+                               moelab_rate_result *out, moelab_error *err);
+MOELAB_API void moelab_rate_result_clear(moelab_rate_result *r);
+/* The n at which the fitted curve reaches eps: the power law, or (use_log)
+ * the log-rate fit.  NaN when the curve does not decrease. */
+MOELAB_API double moelab_rate_n_for(const moelab_rate_result *r, double eps, int use_log);
+
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -569,6 +745,26 @@ MOELAB_API int moelab_csv_read(FILE *fp, const char *name, const moelab_csv_spec
                                moelab_error *err);
 MOELAB_API int moelab_csv_read_file(const char *path, const moelab_csv_spec *spec, moelab_data **data,
                                     moelab_error *err);
+
+/*
+ * Generic CSV tables (for results files): a header of unique names, then rows
+ * of fields kept as strings.  Same syntax rules as data files (commas, no
+ * quoted commas, blank lines skipped, CRLF accepted).  Errors: MOELAB_EIO,
+ * MOELAB_EPARSE (empty file, ragged row, duplicate or empty column name;
+ * err names the line), MOELAB_ELIMIT, MOELAB_ENOMEM.
+ */
+typedef struct moelab_table {
+  size_t ncol, nrow;
+  char **names; /* ncol */
+  char **cells; /* nrow × ncol, row-major */
+  long *lines;  /* nrow: the line number of each row in the file */
+} moelab_table;
+
+MOELAB_API int moelab_table_read(FILE *fp, const char *name, moelab_table **table, moelab_error *err);
+MOELAB_API int moelab_table_read_file(const char *path, moelab_table **table, moelab_error *err);
+MOELAB_API void moelab_table_free(moelab_table *table);
+/* The index of column `name`, or -1. */
+MOELAB_API long moelab_table_column(const moelab_table *table, const char *name);
 
 /*
  * Writes a CSV: the header "names[0..d-1]" (or x1..xd), then "y" when y is not

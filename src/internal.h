@@ -120,3 +120,24 @@ int ml_read_text_file(const char *path, char **text, size_t *len, moelab_error *
 /* "atoms[i].beta0", "atoms[i].beta1[j]" or "atoms[i].eta[j]" for parameter j
  * of shape s, into buf (>= 48 bytes).  Returns buf. */
 char *ml_param_name(const ml_shape *s, size_t j, char *buf, size_t size);
+
+/* ---- quadrature rules for μ (l2.c) ---- */
+
+/* Nodes X (n × d) and weights w (n, summing to about 1) of a rule for E_μ. */
+typedef struct ml_quad {
+  size_t n, d;
+  double *X, *w;
+} ml_quad;
+
+/*
+ * A rule for μ (length-d parameters) suited to the models given (their ReLU
+ * kinks split the pieces, d = 1): Gauss–Legendre with `nodes` points per piece
+ * and the support cut into `pieces` equal parts (d = 1), Gauss–Hermite for a
+ * normal law without kinks and pieces <= 1, or `qmc_points` Sobol points
+ * (d > 1).  Errors: MOELAB_ENOMEM.
+ */
+int ml_quad_build(const moelab_input *mu, size_t d, const moelab_model *const *models, size_t nm, size_t nodes,
+                  size_t pieces, size_t qmc_points, ml_quad *q);
+void ml_quad_free(ml_quad *q);
+/* contrib[i] = ‖g_i h_i‖_{L²(μ)} by the rule q.  Errors: MOELAB_ENOMEM. */
+int ml_contributions(const moelab_model *m, const ml_quad *q, double *contrib);

@@ -416,6 +416,152 @@ int moelab_csv_read_file(const char *path, const moelab_csv_spec *spec, moelab_d
   return st;
 }
 
+/* ----------------------------------------------------------- CSV tables */
+
+void moelab_table_free(moelab_table *t) {
+  if (!t) return;
+  if (t->names)
+    for (size_t j = 0; j < t->ncol; j++) free(t->names[j]);
+  if (t->cells)
+    for (size_t i = 0; i < t->nrow * t->ncol; i++) free(t->cells[i]);
+  free(t->names);
+  free(t->cells);
+  free(t->lines);
+  free(t);
+}
+
+long moelab_table_column(const moelab_table *t, const char *name) {
+  if (!t || !name) return -1;
+  for (size_t j = 0; j < t->ncol; j++)
+    if (strcmp(t->names[j], name) == 0) return (long)j;
+  return -1;
+}
+
+int moelab_table_read(FILE *fp, const char *name, moelab_table **table, moelab_error *err) {
+  if (!fp || !table) return ml_fail(err, MOELAB_EINVAL, name, 0, NULL, "NULL argument");
+  if (!name) name = "<csv>";
+  line_reader lr;
+  memset(&lr, 0, sizeof lr);
+  lr.fp = fp;
+  lr.cap = MOELAB_MAX_LINE + LR_CHUNK + 2;
+  lr.buf = malloc(lr.cap);
+  moelab_table *t = ml_zalloc(1, sizeof *t);
+  char **fields = NULL;
+  int st = MOELAB_OK;
+  if (!lr.buf || !t) {
+    st = ml_nomem(err);
+    goto out;
+  }
+  char *line;
+  size_t len;
+  int rc;
+  do {
+    rc = lr_next(&lr, &line, &len);
+  } while (rc == 1 && is_blank(line));
+  if (rc == 0) {
+    st = ml_fail(err, MOELAB_EPARSE, name, 0, NULL, "empty file: expected a header line");
+    goto out;
+  }
+  if (rc < 0) {
+    st = lr_error(err, name, lr.lineno, rc);
+    goto out;
+  }
+  size_t ncol = 1;
+  for (const char *c = line; *c; c++)
+    if (*c == ',') ncol++;
+  if (ncol > 4096) {
+    st = ml_fail(err, MOELAB_ELIMIT, name, lr.lineno, NULL, "more than 4096 columns");
+    goto out;
+  }
+  fields = ml_alloc(ncol, sizeof(char *));
+  t->names = ml_zalloc(ncol, sizeof(char *));
+  if (!fields || !t->names) {
+    st = ml_nomem(err);
+    goto out;
+  }
+  t->ncol = ncol;
+  split_fields(line, fields, ncol);
+  for (size_t j = 0; j < ncol; j++) {
+    if (!fields[j][0]) {
+      st = ml_fail(err, MOELAB_EPARSE, name, lr.lineno, NULL, "header column %zu has an empty name", j + 1);
+      goto out;
+    }
+    for (size_t l = 0; l < j; l++)
+      if (strcmp(t->names[l], fields[j]) == 0) {
+        st = ml_fail(err, MOELAB_EPARSE, name, lr.lineno, fields[j], "column name appears twice in the header");
+        goto out;
+      }
+    t->names[j] = ml_strdup(fields[j]);
+    if (!t->names[j]) {
+      st = ml_nomem(err);
+      goto out;
+    }
+  }
+  size_t cap = 0;
+  for (;;) {
+    rc = lr_next(&lr, &line, &len);
+    if (rc == 0) break;
+    if (rc < 0) {
+      st = lr_error(err, name, lr.lineno, rc);
+      goto out;
+    }
+    if (is_blank(line)) continue;
+    size_t nf = split_fields(line, fields, ncol);
+    if (nf != ncol) {
+      st = ml_fail(err, MOELAB_EPARSE, name, lr.lineno, NULL, "row has %zu field%s but the header has %zu", nf,
+                   nf == 1 ? "" : "s", ncol);
+      goto out;
+    }
+    if (t->nrow == cap) {
+      size_t nc = cap ? cap * 2 : 256;
+      char **ncells = ml_realloc(t->cells, nc * ncol, sizeof(char *));
+      if (!ncells) {
+        st = ml_nomem(err);
+        goto out;
+      }
+      t->cells = ncells;
+      long *nl = ml_realloc(t->lines, nc, sizeof(long));
+      if (!nl) {
+        st = ml_nomem(err);
+        goto out;
+      }
+      t->lines = nl;
+      cap = nc;
+    }
+    for (size_t j = 0; j < ncol; j++) t->cells[t->nrow * ncol + j] = NULL;
+    t->lines[t->nrow] = lr.lineno;
+    t->nrow++;
+    for (size_t j = 0; j < ncol; j++) {
+      t->cells[(t->nrow - 1) * ncol + j] = ml_strdup(fields[j]);
+      if (!t->cells[(t->nrow - 1) * ncol + j]) {
+        st = ml_nomem(err);
+        goto out;
+      }
+    }
+  }
+  *table = t;
+  t = NULL;
+out:
+  moelab_table_free(t);
+  free(fields);
+  free(lr.buf);
+  return st;
+}
+
+int moelab_table_read_file(const char *path, moelab_table **table, moelab_error *err) {
+  if (!path) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL path");
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return ml_fail(err, MOELAB_EIO, path, 0, NULL, "cannot open: %s", strerror(errno));
+  struct stat sb;
+  if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fclose(fp);
+    return ml_fail(err, MOELAB_EIO, path, 0, NULL, "is a directory");
+  }
+  int st = moelab_table_read(fp, path, table, err);
+  fclose(fp);
+  return st;
+}
+
 /* -------------------------------------------------------------- CSV write */
 
 int moelab_csv_write(FILE *fp, const moelab_data_view *view, const char *const *names, size_t nextra,
