@@ -459,7 +459,9 @@ int moelab_model_read_buffer(const char *text, size_t len, const char *name, moe
     (void)ep; /* cJSON's global error pointer is not thread-safe; `end` is used instead */
     if (pos >= len)
       return ml_fail(err, MOELAB_EPARSE, name, line_at(text, len), NULL, "invalid JSON: the text ends too early");
-    return ml_fail(err, MOELAB_EPARSE, name, line_at(text, pos), NULL, "invalid JSON near '%.20s'", text + pos);
+    /* the text need not be NUL-terminated: quote at most the bytes that remain */
+    int quote = len - pos < 20 ? (int)(len - pos) : 20;
+    return ml_fail(err, MOELAB_EPARSE, name, line_at(text, pos), NULL, "invalid JSON near '%.*s'", quote, text + pos);
   }
   /* trailing garbage after the object */
   size_t pos = (size_t)(end - text);
