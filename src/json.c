@@ -450,17 +450,24 @@ int moelab_model_read_buffer(const char *text, size_t len, const char *name, moe
   size_t i = 0;
   while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) i++;
   if (i == len) return ml_fail(err, MOELAB_EPARSE, name, 0, NULL, "empty file: expected a JSON model object");
-  if (memchr(text, '\0', len)) return ml_fail(err, MOELAB_EPARSE, name, line_at(text, (size_t)((const char *)memchr(text, '\0', len) - text)), NULL, "NUL byte in a JSON file");
+  const char *nul = memchr(text, '\0', len);
+  if (nul)
+    return ml_fail(err, MOELAB_EPARSE, name, line_at(text, (size_t)(nul - text)), NULL, "NUL byte in a JSON file");
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!root) {
     size_t pos = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
     const char *ep = cJSON_GetErrorPtr();
     (void)ep; /* cJSON's global error pointer is not thread-safe; `end` is used instead */
-    if (pos >= len)
+    /* cJSON points at most at the last byte, also when the text stops short: our scanner tells that case */
+    jscan js = {text, len, 0};
+    if (pos >= len || (js_value(&js, 0) != 0 && js.pos >= len))
       return ml_fail(err, MOELAB_EPARSE, name, line_at(text, len), NULL, "invalid JSON: the text ends too early");
-    /* the text need not be NUL-terminated: quote at most the bytes that remain */
-    int quote = len - pos < 20 ? (int)(len - pos) : 20;
+    /* quote at most 20 bytes, up to the end of the line; the text need not be NUL-terminated */
+    int quote = 0;
+    while (quote < 20 && pos + (size_t)quote < len && text[pos + (size_t)quote] != '\n' &&
+           text[pos + (size_t)quote] != '\r')
+      quote++;
     return ml_fail(err, MOELAB_EPARSE, name, line_at(text, pos), NULL, "invalid JSON near '%.*s'", quote, text + pos);
   }
   /* trailing garbage after the object */
@@ -509,11 +516,11 @@ int ml_read_text_file(const char *path, char **text, size_t *len, moelab_error *
     n += got;
     if (got == 0) break;
   }
-  int bad = ferror(fp);
+  int bad = ferror(fp), e = errno;
   fclose(fp);
   if (bad) {
     free(buf);
-    return ml_fail(err, MOELAB_EIO, path, 0, NULL, "read error");
+    return ml_fail(err, MOELAB_EIO, path, 0, NULL, "read error: %s", strerror(e));
   }
   buf[n] = '\0';
   *text = buf;

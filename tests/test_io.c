@@ -103,6 +103,10 @@ static void test_bad_models(void) {
       {"   \n", MOELAB_EPARSE, 0, "", "empty file"},
       {"{\"gate\": \"sigmoid\",\n \"expert\": \"relu\",\n \"atoms\": [", MOELAB_EPARSE, 3, "", "invalid JSON"},
       {"{\"gate\": \"sigmoid\" \"expert\": 1}", MOELAB_EPARSE, 1, "", "invalid JSON"},
+      {"{\"gate\": \"sigmoid\",\n \"expert\": \"relu\"\n \"d\": 1}\n", MOELAB_EPARSE, 3, "", "near '\"d\": 1}'"},
+      {"{\"gate\": \"sigmoid\", \"expert\": \"relu\", \"atoms\": [\n  {\"beta0\": 0, \"beta1\": [0", MOELAB_EPARSE, 2,
+       "", "invalid JSON: the text ends too early"},
+      {"{\"gate\": \"sig", MOELAB_EPARSE, 1, "", "ends too early"},
       {"[1, 2]", MOELAB_EPARSE, 1, "", "JSON object"},
       {"{\"gate\": \"tanh\",\n\"expert\": \"relu\", \"atoms\": []}", MOELAB_EPARSE, 1, "gate", "unknown gate"},
       {"{\"gate\": \"sigmoid\",\n\"expert\": \"cubic\", \"atoms\": []}", MOELAB_EPARSE, 2, "expert",
@@ -170,6 +174,7 @@ static void test_bad_models(void) {
               cases[c].field);
     CHECK_MSG(strstr(err.message, cases[c].msg) != NULL, "case %zu: message '%s' lacks '%s'", c, err.message,
               cases[c].msg);
+    CHECK_MSG(strchr(err.message, '\n') == NULL, "case %zu: message '%s' spans lines", c, err.message);
     moelab_model_free(m);
   }
   moelab_model *m = NULL;
@@ -277,6 +282,7 @@ static void test_csv_bad(void) {
               cases[c].field);
     CHECK_MSG(strstr(err.message, cases[c].msg) != NULL, "case %zu: message '%s' lacks '%s'", c, err.message,
               cases[c].msg);
+    CHECK_MSG(strchr(err.message, '\n') == NULL, "case %zu: message '%s' spans lines", c, err.message);
     moelab_data_free(D);
   }
   /* a NUL byte and an over-long line */
