@@ -32,12 +32,28 @@ static long fail_at;  /* the allocation that fails (1-based) */
 
 static int fail_now(void) { return armed && ++count == fail_at; }
 
-void *__wrap_malloc(size_t size) { return fail_now() ? NULL : __real_malloc(size); }
+/* A file that every operation must leave alone.  While an operation runs,
+ * fresh malloc blocks start with its name, so that code which uses a buffer
+ * before writing it (e.g. unlinks a name it never made) is caught. */
+static char canary[64];
+
+void *__wrap_malloc(size_t size) {
+  if (fail_now()) return NULL;
+  char *p = __real_malloc(size);
+  size_t n = strlen(canary);
+  if (p && armed && n && size > n) memcpy(p, canary, n + 1);
+  return p;
+}
 
 void *__wrap_calloc(size_t n, size_t size) { return fail_now() ? NULL : __real_calloc(n, size); }
 
 /* A failing realloc leaves the block as it was, as the real one does. */
 void *__wrap_realloc(void *ptr, size_t size) { return fail_now() ? NULL : __real_realloc(ptr, size); }
+
+static void make_canary(void) {
+  FILE *fp = fopen(canary, "w");
+  if (fp) fclose(fp);
+}
 
 /* An operation: runs one library call on `ctx`, checks what it can, frees
  * what the call returned and gives back its status. */
@@ -62,6 +78,10 @@ static void run_op(const char *name, op_fn op, void *ctx) {
     CHECK_MSG(st == MOELAB_OK || st == MOELAB_ENOMEM, "%s: allocation %ld of %ld failed: status %d (%s): %s", name,
               n, count, st, moelab_status_str(st), err.message);
     if (st != MOELAB_OK) CHECK_MSG(err.status == st, "%s: allocation %ld: err.status %d", name, n, err.status);
+    if (canary[0] && access(canary, F_OK) != 0) {
+      CHECK_MSG(0, "%s: allocation %ld failed: the file named by uninitialised memory was removed", name, n);
+      make_canary();
+    }
     if (n > 100000) {
       CHECK_MSG(0, "%s: more than 100000 allocations", name);
       break;
@@ -342,6 +362,10 @@ static void test_outfile(void) {
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+  snprintf(canary, sizeof canary, "/tmp/moelab-test-alloc-canary-%ld", (long)getpid());
+  make_canary();
   static const check_test tests[] = {T(test_models), T(test_simulate), T(test_l2), T(test_csv), T(test_outfile)};
-  return check_run(tests, sizeof tests / sizeof tests[0], argc, argv);
+  int rc = check_run(tests, sizeof tests / sizeof tests[0], argc, argv);
+  unlink(canary);
+  return rc;
 }
