@@ -156,6 +156,10 @@ static long json_locate(const char *text, size_t len, const char *path) {
 
 /* ------------------------------------------------------------- the reader */
 
+/* The compact JSON text of `item` with every number written exactly (writer
+ * below); NULL when out of memory. */
+static char *json_exact_text(const cJSON *item);
+
 typedef struct jctx {
   const char *text;
   size_t len;
@@ -426,7 +430,9 @@ static int model_from_json(const jctx *c, const cJSON *root, moelab_model **out)
     }
   }
   if (extra) {
-    m->extra = cJSON_PrintUnformatted(extra);
+    /* not cJSON_Print: it writes a double with 15 digits whenever that reads back within DBL_EPSILON,
+     * so 0.10000000000000002 became 0.1 and a model read and written again changed */
+    m->extra = json_exact_text(extra);
     cJSON_Delete(extra);
     if (!m->extra) {
       st = ml_nomem(c->err);
@@ -613,30 +619,35 @@ static int all_scalars(const cJSON *item) {
   return 1;
 }
 
-/* Pretty-prints a cJSON value: objects one member a line, arrays of scalars on one line. */
+/* Prints a cJSON value, numbers exactly: at level >= 0 pretty (objects one member a line, arrays of scalars on
+ * one line, indented for `level`); at level < 0 compact, without any white space. */
 static void sb_cjson(sbuf *b, const cJSON *item, int level) {
+  int compact = level < 0, inner = compact ? -1 : level + 1;
   if (cJSON_IsObject(item)) {
     if (!item->child) {
       sb_str(b, "{}");
       return;
     }
-    sb_str(b, "{\n");
+    sb_str(b, compact ? "{" : "{\n");
     for (const cJSON *e = item->child; e; e = e->next) {
-      sb_indent(b, level + 1);
+      sb_indent(b, inner);
       sb_jstring(b, e->string);
-      sb_str(b, ": ");
-      sb_cjson(b, e, level + 1);
-      sb_str(b, e->next ? ",\n" : "\n");
+      sb_str(b, compact ? ":" : ": ");
+      sb_cjson(b, e, inner);
+      if (e->next)
+        sb_str(b, compact ? "," : ",\n");
+      else if (!compact)
+        sb_str(b, "\n");
     }
     sb_indent(b, level);
     sb_str(b, "}");
   } else if (cJSON_IsArray(item)) {
-    int flat = all_scalars(item);
+    int flat = compact || all_scalars(item);
     sb_str(b, flat ? "[" : "[\n");
     for (const cJSON *e = item->child; e; e = e->next) {
-      if (!flat) sb_indent(b, level + 1);
-      sb_cjson(b, e, level + 1);
-      if (e->next) sb_str(b, flat ? ", " : ",\n");
+      if (!flat) sb_indent(b, inner);
+      sb_cjson(b, e, inner);
+      if (e->next) sb_str(b, compact ? "," : flat ? ", " : ",\n");
     }
     if (!flat) {
       sb_str(b, "\n");
@@ -657,6 +668,16 @@ static void sb_cjson(sbuf *b, const cJSON *item, int level) {
   } else {
     sb_str(b, "null");
   }
+}
+
+static char *json_exact_text(const cJSON *item) {
+  sbuf b = {NULL, 0, 0, 0};
+  sb_cjson(&b, item, -1);
+  if (b.oom) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
 }
 
 int moelab_model_to_string(const moelab_model *m, char **text, moelab_error *err) {

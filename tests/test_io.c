@@ -81,6 +81,30 @@ static void test_model_round_trip(void) {
   moelab_rng_free(r);
 }
 
+/* Numbers in members the reader does not know (a fit report) keep every bit:
+ * cJSON's printer would shorten 0.10000000000000002 to 0.1. */
+static void test_extra_numbers_exact(void) {
+  const char *text = "{\"gate\": \"sigmoid\", \"expert\": \"constant\", \"d\": 1,\n"
+                     " \"atoms\": [{\"beta0\": 0, \"beta1\": [0], \"eta\": [1]}],\n"
+                     " \"fit\": {\"sse\": 0.10000000000000002,\n"
+                     "         \"it\": [1.0000000000000002, 4.9406564584124654e-324]}}\n";
+  moelab_model *m = NULL, *b = NULL;
+  CHECK_STATUS(moelab_model_read_buffer(text, strlen(text), "x.json", &m, NULL), MOELAB_OK);
+  if (!m) return;
+  CHECK(m->extra && strstr(m->extra, "0.10000000000000002") && strstr(m->extra, "1.0000000000000002") &&
+        strstr(m->extra, "4.94065645841247e-324"));
+  char *t1 = NULL, *t2 = NULL;
+  CHECK_STATUS(moelab_model_to_string(m, &t1, NULL), MOELAB_OK);
+  CHECK(t1 && strstr(t1, "\"sse\": 0.10000000000000002"));
+  if (t1) CHECK_STATUS(moelab_model_read_buffer(t1, strlen(t1), "t1.json", &b, NULL), MOELAB_OK);
+  if (b) CHECK_STATUS(moelab_model_to_string(b, &t2, NULL), MOELAB_OK);
+  CHECK(t1 && t2 && strcmp(t1, t2) == 0);
+  free(t1);
+  free(t2);
+  moelab_model_free(m);
+  moelab_model_free(b);
+}
+
 static void test_format_double(void) {
   char buf[40];
   CHECK(strcmp(moelab_format_double(0.1, buf), "0.1") == 0);
@@ -334,5 +358,5 @@ static void test_outfile(void) {
   CHECK_STATUS(moelab_outfile_new("/nonexistent/dir/x", &o, &err), MOELAB_EIO);
 }
 
-CHECK_MAIN(T(test_read_good_model), T(test_model_round_trip), T(test_format_double), T(test_bad_models),
-           T(test_csv_read), T(test_csv_round_trip), T(test_csv_bad), T(test_outfile))
+CHECK_MAIN(T(test_read_good_model), T(test_model_round_trip), T(test_extra_numbers_exact), T(test_format_double),
+           T(test_bad_models), T(test_csv_read), T(test_csv_round_trip), T(test_csv_bad), T(test_outfile))
