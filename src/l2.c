@@ -57,6 +57,13 @@ static size_t add_kinks(const moelab_model *m, double lo, double hi, double *kin
  * per piece; w is the uniform density (normal == 0) or the N(m, s²) density. */
 static int gl_integral(const moelab_model *a, const moelab_model *b, double lo, double hi, int normal, double m,
                        double s, size_t nodes, double *out) {
+  if (normal && !(hi > lo)) {
+    /* mean ± 12 sd is a single double: the whole mass of the law sits at its mean */
+    double fa, fb, sq;
+    sqdiff(a, b, &m, 1, &fa, &fb, &sq);
+    *out = sq;
+    return MOELAB_OK;
+  }
   double kinks[2 * MOELAB_MAX_K + 2];
   size_t nk = 0;
   kinks[nk++] = lo;
@@ -92,7 +99,7 @@ static int gl_integral(const moelab_model *a, const moelab_model *b, double lo, 
   }
   *out = total;
 out:
-  gsl_integration_glfixed_table_free(tab);
+  if (tab) gsl_integration_glfixed_table_free(tab); /* GSL's free functions do not accept NULL */
   free(xs);
   free(ws);
   free(fa);
@@ -118,7 +125,7 @@ static int gh_integral(const moelab_model *a, const moelab_model *b, double m, d
   for (size_t i = 0; i < nodes; i++) total += ws[i] * sq[i];
   *out = total / (s * sqrt(2.0 * ML_PI));
 out:
-  gsl_integration_fixed_free(w);
+  if (w) gsl_integration_fixed_free(w);
   free(fa);
   free(fb);
   free(sq);
@@ -203,7 +210,10 @@ int moelab_l2_distance(const moelab_model *a, const moelab_model *b, const moela
   double full = 0.0, half = 0.0;
   if (a->d == 1) {
     int kinks = a->expert == MOELAB_EXPERT_RELU || (b && b->expert == MOELAB_EXPERT_RELU);
-    if (mu->law == MOELAB_LAW_NORMAL && !kinks) {
+    /* Gauss-Hermite needs the weight exp(-c (x-m)²) with c = 1/(2 sd²) a positive double: not so for sd
+     * beyond about 1e±154, where Gauss-Legendre on mean ± 12 sd still works */
+    double c = 1.0 / (2.0 * mu->b[0] * mu->b[0]);
+    if (mu->law == MOELAB_LAW_NORMAL && !kinks && isfinite(c) && c > 0) {
       st = gh_integral(a, b, mu->a[0], mu->b[0], nodes, &full);
       if (!st) st = gh_integral(a, b, mu->a[0], mu->b[0], nodes / 2 > 0 ? nodes / 2 : 1, &half);
     } else {
