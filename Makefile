@@ -32,4 +32,4 @@ asan: deps
 	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan build-fuzz build-valgrind

@@ -619,6 +619,9 @@ int moelab_outfile_new(const char *path, moelab_outfile **out, moelab_error *err
   size_t tl = strlen(path) + 64;
   o->tmp = malloc(tl);
   if (!o->path || !o->tmp) {
+    /* no temporary file exists yet: moelab_outfile_free must not unlink the uninitialised name */
+    free(o->tmp);
+    o->tmp = NULL;
     moelab_outfile_free(o);
     return ml_nomem(err);
   }

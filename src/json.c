@@ -156,6 +156,10 @@ static long json_locate(const char *text, size_t len, const char *path) {
 
 /* ------------------------------------------------------------- the reader */
 
+/* The compact JSON text of `item` with every number written exactly (writer
+ * below); NULL when out of memory. */
+static char *json_exact_text(const cJSON *item);
+
 typedef struct jctx {
   const char *text;
   size_t len;
@@ -426,7 +430,9 @@ static int model_from_json(const jctx *c, const cJSON *root, moelab_model **out)
     }
   }
   if (extra) {
-    m->extra = cJSON_PrintUnformatted(extra);
+    /* not cJSON_Print: it writes a double with 15 digits whenever that reads back within DBL_EPSILON,
+     * so 0.10000000000000002 became 0.1 and a model read and written again changed */
+    m->extra = json_exact_text(extra);
     cJSON_Delete(extra);
     if (!m->extra) {
       st = ml_nomem(c->err);
@@ -450,16 +456,25 @@ int moelab_model_read_buffer(const char *text, size_t len, const char *name, moe
   size_t i = 0;
   while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) i++;
   if (i == len) return ml_fail(err, MOELAB_EPARSE, name, 0, NULL, "empty file: expected a JSON model object");
-  if (memchr(text, '\0', len)) return ml_fail(err, MOELAB_EPARSE, name, line_at(text, (size_t)((const char *)memchr(text, '\0', len) - text)), NULL, "NUL byte in a JSON file");
+  const char *nul = memchr(text, '\0', len);
+  if (nul)
+    return ml_fail(err, MOELAB_EPARSE, name, line_at(text, (size_t)(nul - text)), NULL, "NUL byte in a JSON file");
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!root) {
     size_t pos = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
     const char *ep = cJSON_GetErrorPtr();
     (void)ep; /* cJSON's global error pointer is not thread-safe; `end` is used instead */
-    if (pos >= len)
+    /* cJSON points at most at the last byte, also when the text stops short: our scanner tells that case */
+    jscan js = {text, len, 0};
+    if (pos >= len || (js_value(&js, 0) != 0 && js.pos >= len))
       return ml_fail(err, MOELAB_EPARSE, name, line_at(text, len), NULL, "invalid JSON: the text ends too early");
-    return ml_fail(err, MOELAB_EPARSE, name, line_at(text, pos), NULL, "invalid JSON near '%.20s'", text + pos);
+    /* quote at most 20 bytes, up to the end of the line; the text need not be NUL-terminated */
+    int quote = 0;
+    while (quote < 20 && pos + (size_t)quote < len && text[pos + (size_t)quote] != '\n' &&
+           text[pos + (size_t)quote] != '\r')
+      quote++;
+    return ml_fail(err, MOELAB_EPARSE, name, line_at(text, pos), NULL, "invalid JSON near '%.*s'", quote, text + pos);
   }
   /* trailing garbage after the object */
   size_t pos = (size_t)(end - text);
@@ -507,11 +522,11 @@ int ml_read_text_file(const char *path, char **text, size_t *len, moelab_error *
     n += got;
     if (got == 0) break;
   }
-  int bad = ferror(fp);
+  int bad = ferror(fp), e = errno;
   fclose(fp);
   if (bad) {
     free(buf);
-    return ml_fail(err, MOELAB_EIO, path, 0, NULL, "read error");
+    return ml_fail(err, MOELAB_EIO, path, 0, NULL, "read error: %s", strerror(e));
   }
   buf[n] = '\0';
   *text = buf;
@@ -604,30 +619,35 @@ static int all_scalars(const cJSON *item) {
   return 1;
 }
 
-/* Pretty-prints a cJSON value: objects one member a line, arrays of scalars on one line. */
+/* Prints a cJSON value, numbers exactly: at level >= 0 pretty (objects one member a line, arrays of scalars on
+ * one line, indented for `level`); at level < 0 compact, without any white space. */
 static void sb_cjson(sbuf *b, const cJSON *item, int level) {
+  int compact = level < 0, inner = compact ? -1 : level + 1;
   if (cJSON_IsObject(item)) {
     if (!item->child) {
       sb_str(b, "{}");
       return;
     }
-    sb_str(b, "{\n");
+    sb_str(b, compact ? "{" : "{\n");
     for (const cJSON *e = item->child; e; e = e->next) {
-      sb_indent(b, level + 1);
+      sb_indent(b, inner);
       sb_jstring(b, e->string);
-      sb_str(b, ": ");
-      sb_cjson(b, e, level + 1);
-      sb_str(b, e->next ? ",\n" : "\n");
+      sb_str(b, compact ? ":" : ": ");
+      sb_cjson(b, e, inner);
+      if (e->next)
+        sb_str(b, compact ? "," : ",\n");
+      else if (!compact)
+        sb_str(b, "\n");
     }
     sb_indent(b, level);
     sb_str(b, "}");
   } else if (cJSON_IsArray(item)) {
-    int flat = all_scalars(item);
+    int flat = compact || all_scalars(item);
     sb_str(b, flat ? "[" : "[\n");
     for (const cJSON *e = item->child; e; e = e->next) {
-      if (!flat) sb_indent(b, level + 1);
-      sb_cjson(b, e, level + 1);
-      if (e->next) sb_str(b, flat ? ", " : ",\n");
+      if (!flat) sb_indent(b, inner);
+      sb_cjson(b, e, inner);
+      if (e->next) sb_str(b, compact ? "," : flat ? ", " : ",\n");
     }
     if (!flat) {
       sb_str(b, "\n");
@@ -648,6 +668,16 @@ static void sb_cjson(sbuf *b, const cJSON *item, int level) {
   } else {
     sb_str(b, "null");
   }
+}
+
+static char *json_exact_text(const cJSON *item) {
+  sbuf b = {NULL, 0, 0, 0};
+  sb_cjson(&b, item, -1);
+  if (b.oom) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
 }
 
 int moelab_model_to_string(const moelab_model *m, char **text, moelab_error *err) {

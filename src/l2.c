@@ -65,6 +65,13 @@ static int quad_alloc(ml_quad *q, size_t n, size_t d) {
 static int quad_gl(const moelab_model *const *models, size_t nm, double lo, double hi, int normal, double mean,
                    double sd, size_t nodes, size_t pieces, ml_quad *q) {
   if (pieces < 1) pieces = 1;
+  if (!(hi > lo)) {
+    /* mean ± 12 sd is a single double: the whole mass of the law sits at its mean */
+    if (quad_alloc(q, 1, 1)) return MOELAB_ENOMEM;
+    q->X[0] = normal ? mean : lo;
+    q->w[0] = 1.0;
+    return MOELAB_OK;
+  }
   size_t cap = pieces + 1 + 2 * MOELAB_MAX_K * nm + 2;
   double *cuts = ml_alloc(cap, sizeof(double));
   if (!cuts) return MOELAB_ENOMEM;
@@ -79,7 +86,7 @@ static int quad_gl(const moelab_model *const *models, size_t nm, double lo, doub
   nc = u;
   gsl_integration_glfixed_table *tab = gsl_integration_glfixed_table_alloc(nodes);
   if (!tab || quad_alloc(q, (nc - 1) * nodes, 1)) {
-    gsl_integration_glfixed_table_free(tab);
+    if (tab) gsl_integration_glfixed_table_free(tab); /* GSL's free functions do not accept NULL */
     free(cuts);
     return MOELAB_ENOMEM;
   }
@@ -106,7 +113,7 @@ static int quad_gh(double mean, double sd, size_t nodes, ml_quad *q) {
   gsl_integration_fixed_workspace *w =
       gsl_integration_fixed_alloc(gsl_integration_fixed_hermite, nodes, mean, 1.0 / (2.0 * sd * sd), 0.0, 0.0);
   if (!w || quad_alloc(q, nodes, 1)) {
-    gsl_integration_fixed_free(w);
+    if (w) gsl_integration_fixed_free(w);
     return MOELAB_ENOMEM;
   }
   const double *xs = gsl_integration_fixed_nodes(w), *ws = gsl_integration_fixed_weights(w);
@@ -122,7 +129,7 @@ static int quad_qmc(const moelab_input *mu, size_t d, size_t npts, ml_quad *q) {
   gsl_qrng *g = gsl_qrng_alloc(d <= 40 ? gsl_qrng_sobol : gsl_qrng_halton, (unsigned)d);
   double *u = ml_alloc(d, sizeof(double));
   if (!g || !u || quad_alloc(q, npts, d)) {
-    gsl_qrng_free(g);
+    if (g) gsl_qrng_free(g);
     free(u);
     return MOELAB_ENOMEM;
   }
@@ -156,7 +163,10 @@ int ml_quad_build(const moelab_input *mu, size_t d, const moelab_model *const *m
   for (size_t m = 0; m < nm; m++)
     if (models[m] && models[m]->expert == MOELAB_EXPERT_RELU) kinks = 1;
   if (mu->law == MOELAB_LAW_NORMAL) {
-    if (!kinks && pieces <= 1) return quad_gh(mu->a[0], mu->b[0], nodes, q);
+    /* Gauss–Hermite needs the weight exp(-c (x-m)²) with c = 1/(2 sd²) a positive double: not so for sd
+     * beyond about 1e±154, where Gauss–Legendre on mean ± 12 sd still works */
+    double c = 1.0 / (2.0 * mu->b[0] * mu->b[0]);
+    if (!kinks && pieces <= 1 && isfinite(c) && c > 0) return quad_gh(mu->a[0], mu->b[0], nodes, q);
     double lo = mu->a[0] - L2_NORMAL_SPAN * mu->b[0], hi = mu->a[0] + L2_NORMAL_SPAN * mu->b[0];
     return quad_gl(models, nm, lo, hi, 1, mu->a[0], mu->b[0], nodes, pieces, q);
   }

@@ -26,6 +26,15 @@ static void test_constants(void) {
   moelab_input nmu = {MOELAB_LAW_NORMAL, &lo, &hi};
   CHECK_STATUS(moelab_l2_distance(a, b, &nmu, NULL, &dist, &aerr, NULL), MOELAB_OK);
   CHECK_NEAR(dist, want, 1e-10 * want);
+  /* standard deviations whose Gauss-Hermite weight 1/(2 sd²) is no positive double (GSL refused them, and
+   * freeing its NULL workspace crashed) */
+  double sds[2] = {1e200, 1e-200};
+  for (int i = 0; i < 2; i++) {
+    moelab_input smu = {MOELAB_LAW_NORMAL, &lo, &sds[i]};
+    dist = -1;
+    CHECK_STATUS(moelab_l2_distance(a, b, &smu, NULL, &dist, &aerr, NULL), MOELAB_OK);
+    CHECK_NEAR(dist, want, 1e-10 * want);
+  }
   moelab_model_free(a);
   moelab_model_free(b);
 }
