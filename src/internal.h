@@ -107,7 +107,6 @@ int ml_parse_double(const char *s, double *out);
 /* Checks a law's parameters (length d).  `what` names the field in messages. */
 int ml_input_check(const moelab_input *law, size_t d, const char *file, const char *what, moelab_error *err);
 
-#endif
 
 /* ---- files (json.c) ---- */
 
@@ -141,3 +140,5 @@ int ml_quad_build(const moelab_input *mu, size_t d, const moelab_model *const *m
 void ml_quad_free(ml_quad *q);
 /* contrib[i] = ‖g_i h_i‖_{L²(μ)} by the rule q.  Errors: MOELAB_ENOMEM. */
 int ml_contributions(const moelab_model *m, const ml_quad *q, double *contrib);
+
+#endif

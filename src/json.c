@@ -7,6 +7,7 @@
  * field names the line where it stands.
  */
 #include "internal.h"
+#include "json_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -93,7 +94,7 @@ static long line_at(const char *s, size_t pos) {
  * The line of the value at `path` ("key", "key[3]", "a.b[1].c") in text; if
  * the path does not exist, the line of the deepest part that does.
  */
-static long json_locate(const char *text, size_t len, const char *path) {
+long json_locate(const char *text, size_t len, const char *path) {
   jscan j = {text, len, 0};
   js_ws(&j);
   size_t found = j.pos;
@@ -160,38 +161,39 @@ static long json_locate(const char *text, size_t len, const char *path) {
  * below); NULL when out of memory. */
 static char *json_exact_text(const cJSON *item);
 
-typedef struct jctx {
-  const char *text;
-  size_t len;
-  const char *name;
-  moelab_error *err;
-} jctx;
-
-static int jfail(const jctx *c, int status, const char *path, const char *fmt, ...) ML_PRINTF(4, 5);
-static int jfail(const jctx *c, int status, const char *path, const char *fmt, ...) {
-  long line = path ? json_locate(c->text, c->len, path) : 0;
+int ml_jfail(const ml_jctx *c, int status, const char *path, const char *fmt, ...) {
+  char full[256];
+  const char *p = path;
+  if (c->prefix && c->prefix[0]) {
+    if (path && path[0])
+      snprintf(full, sizeof full, "%s%s%s", c->prefix, path[0] == '[' ? "" : ".", path);
+    else
+      snprintf(full, sizeof full, "%s", c->prefix);
+    p = full;
+  }
+  long line = p ? json_locate(c->text, c->len, p) : 0;
   va_list ap;
   va_start(ap, fmt);
-  ml_vfail(c->err, status, c->name, line, path, fmt, ap);
+  ml_vfail(c->err, status, c->name, line, p, fmt, ap);
   va_end(ap);
   return status;
 }
 
-static int get_number(const jctx *c, const cJSON *item, const char *path, double *out) {
-  if (!cJSON_IsNumber(item)) return jfail(c, MOELAB_EPARSE, path, "expected a number");
-  if (!isfinite(item->valuedouble)) return jfail(c, MOELAB_EPARSE, path, "number is not finite");
+int ml_j_get_number(const ml_jctx *c, const cJSON *item, const char *path, double *out) {
+  if (!cJSON_IsNumber(item)) return ml_jfail(c, MOELAB_EPARSE, path, "expected a number");
+  if (!isfinite(item->valuedouble)) return ml_jfail(c, MOELAB_EPARSE, path, "number is not finite");
   *out = item->valuedouble;
   return MOELAB_OK;
 }
 
 /* A whole number in [lo, hi]. */
-static int get_int(const jctx *c, const cJSON *item, const char *path, long lo, long hi, long *out) {
+int ml_j_get_int(const ml_jctx *c, const cJSON *item, const char *path, long lo, long hi, long *out) {
   double v = 0;
-  int st = get_number(c, item, path, &v);
+  int st = ml_j_get_number(c, item, path, &v);
   if (st) return st;
-  if (v != floor(v)) return jfail(c, MOELAB_EPARSE, path, "expected a whole number, got %g", v);
+  if (v != floor(v)) return ml_jfail(c, MOELAB_EPARSE, path, "expected a whole number, got %g", v);
   if (v < (double)lo || v > (double)hi)
-    return jfail(c, v > (double)hi && hi >= 1000 ? MOELAB_ELIMIT : MOELAB_EINVAL, path,
+    return ml_jfail(c, v > (double)hi && hi >= 1000 ? MOELAB_ELIMIT : MOELAB_EINVAL, path,
                  "value %g is out of range [%ld, %ld]", v, lo, hi);
   *out = (long)v;
   return MOELAB_OK;
@@ -199,32 +201,32 @@ static int get_int(const jctx *c, const cJSON *item, const char *path, long lo, 
 
 /* An array of exactly n numbers (or, when scalar_ok, a single number that is
  * broadcast to all n) into out. */
-static int get_vector(const jctx *c, const cJSON *item, const char *path, size_t n, int scalar_ok,
+int ml_j_get_vector(const ml_jctx *c, const cJSON *item, const char *path, size_t n, int scalar_ok,
                       double *out) {
   if (scalar_ok && cJSON_IsNumber(item)) {
     double v = 0;
-    int st = get_number(c, item, path, &v);
+    int st = ml_j_get_number(c, item, path, &v);
     if (st) return st;
     for (size_t i = 0; i < n; i++) out[i] = v;
     return MOELAB_OK;
   }
-  if (!cJSON_IsArray(item)) return jfail(c, MOELAB_EPARSE, path, "expected an array of %zu numbers", n);
+  if (!cJSON_IsArray(item)) return ml_jfail(c, MOELAB_EPARSE, path, "expected an array of %zu numbers", n);
   size_t m = (size_t)cJSON_GetArraySize(item);
-  if (m != n) return jfail(c, MOELAB_EPARSE, path, "expected %zu numbers, found %zu", n, m);
+  if (m != n) return ml_jfail(c, MOELAB_EPARSE, path, "expected %zu numbers, found %zu", n, m);
   size_t i = 0;
   for (const cJSON *e = item->child; e; e = e->next, i++) {
     char p[160];
     snprintf(p, sizeof p, "%s[%zu]", path, i);
-    int st = get_number(c, e, p, &out[i]);
+    int st = ml_j_get_number(c, e, p, &out[i]);
     if (st) return st;
   }
   return MOELAB_OK;
 }
 
-static int get_string(const jctx *c, const cJSON *obj, const char *key, const char *path, const char **out) {
+int ml_j_get_string(const ml_jctx *c, const cJSON *obj, const char *key, const char *path, const char **out) {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (!item) return jfail(c, MOELAB_EPARSE, path, "missing member \"%s\"", key);
-  if (!cJSON_IsString(item)) return jfail(c, MOELAB_EPARSE, path, "expected a string");
+  if (!item) return ml_jfail(c, MOELAB_EPARSE, path, "missing member \"%s\"", key);
+  if (!cJSON_IsString(item)) return ml_jfail(c, MOELAB_EPARSE, path, "expected a string");
   *out = item->valuestring;
   return MOELAB_OK;
 }
@@ -238,27 +240,27 @@ static int is_known(const char *key) {
   return 0;
 }
 
-static int check_duplicates(const jctx *c, const cJSON *obj, const char *prefix) {
+int ml_j_check_duplicates(const ml_jctx *c, const cJSON *obj, const char *prefix) {
   for (const cJSON *a = obj->child; a; a = a->next)
     for (const cJSON *b = a->next; b; b = b->next)
       if (a->string && b->string && strcmp(a->string, b->string) == 0) {
         char p[200];
         snprintf(p, sizeof p, "%s%s%s", prefix, prefix[0] ? "." : "", a->string);
-        return jfail(c, MOELAB_EPARSE, p, "member \"%s\" appears twice", a->string);
+        return ml_jfail(c, MOELAB_EPARSE, p, "member \"%s\" appears twice", a->string);
       }
   return MOELAB_OK;
 }
 
-static int read_input(const jctx *c, const cJSON *in, moelab_model *m) {
-  if (!cJSON_IsObject(in)) return jfail(c, MOELAB_EPARSE, "input", "expected an object");
-  int st = check_duplicates(c, in, "input");
+static int read_input(const ml_jctx *c, const cJSON *in, moelab_model *m) {
+  if (!cJSON_IsObject(in)) return ml_jfail(c, MOELAB_EPARSE, "input", "expected an object");
+  int st = ml_j_check_duplicates(c, in, "input");
   if (st) return st;
   const char *lawname = NULL;
-  st = get_string(c, in, "law", "input.law", &lawname);
+  st = ml_j_get_string(c, in, "law", "input.law", &lawname);
   if (st) return st;
   moelab_law law;
   if (moelab_law_parse(lawname, &law))
-    return jfail(c, MOELAB_EPARSE, "input.law", "unknown law \"%.40s\" (expected uniform, normal or grid)",
+    return ml_jfail(c, MOELAB_EPARSE, "input.law", "unknown law \"%.40s\" (expected uniform, normal or grid)",
                  lawname);
   const char *ka = law == MOELAB_LAW_NORMAL ? "mean" : "low";
   const char *kb = law == MOELAB_LAW_NORMAL ? "sd" : "high";
@@ -266,7 +268,7 @@ static int read_input(const jctx *c, const cJSON *in, moelab_model *m) {
     if (strcmp(e->string, "law") && strcmp(e->string, ka) && strcmp(e->string, kb)) {
       char p[200];
       snprintf(p, sizeof p, "input.%s", e->string);
-      return jfail(c, MOELAB_EPARSE, p, "unknown member for the %s law (expected \"%s\" and \"%s\")", lawname, ka,
+      return ml_jfail(c, MOELAB_EPARSE, p, "unknown member for the %s law (expected \"%s\" and \"%s\")", lawname, ka,
                    kb);
     }
   double *a = ml_alloc(m->d, sizeof(double)), *b = ml_alloc(m->d, sizeof(double));
@@ -280,16 +282,16 @@ static int read_input(const jctx *c, const cJSON *in, moelab_model *m) {
   snprintf(pb, sizeof pb, "input.%s", kb);
   const cJSON *ia = cJSON_GetObjectItemCaseSensitive(in, ka), *ib = cJSON_GetObjectItemCaseSensitive(in, kb);
   if (!ia)
-    st = jfail(c, MOELAB_EPARSE, "input", "missing member \"%s\"", ka);
+    st = ml_jfail(c, MOELAB_EPARSE, "input", "missing member \"%s\"", ka);
   else if (!ib)
-    st = jfail(c, MOELAB_EPARSE, "input", "missing member \"%s\"", kb);
-  if (!st) st = get_vector(c, ia, pa, m->d, 1, a);
-  if (!st) st = get_vector(c, ib, pb, m->d, 1, b);
+    st = ml_jfail(c, MOELAB_EPARSE, "input", "missing member \"%s\"", kb);
+  if (!st) st = ml_j_get_vector(c, ia, pa, m->d, 1, a);
+  if (!st) st = ml_j_get_vector(c, ib, pb, m->d, 1, b);
   if (!st) {
     moelab_error e2;
     moelab_input tmp = {law, a, b};
     if (ml_input_check(&tmp, m->d, NULL, "input", &e2))
-      st = jfail(c, MOELAB_EINVAL, law == MOELAB_LAW_GRID && m->d != 1 ? "input.law" : pb, "%s", e2.message);
+      st = ml_jfail(c, MOELAB_EINVAL, law == MOELAB_LAW_GRID && m->d != 1 ? "input.law" : pb, "%s", e2.message);
   }
   if (!st) st = moelab_model_set_input(m, law, a, b, c->err);
   free(a);
@@ -297,65 +299,65 @@ static int read_input(const jctx *c, const cJSON *in, moelab_model *m) {
   return st;
 }
 
-static int model_from_json(const jctx *c, const cJSON *root, moelab_model **out) {
-  if (!cJSON_IsObject(root)) return jfail(c, MOELAB_EPARSE, "", "a model file must be a JSON object");
-  int st = check_duplicates(c, root, "");
+int ml_j_model(const ml_jctx *c, const cJSON *root, moelab_model **out) {
+  if (!cJSON_IsObject(root)) return ml_jfail(c, MOELAB_EPARSE, "", "a model file must be a JSON object");
+  int st = ml_j_check_duplicates(c, root, "");
   if (st) return st;
   const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
   if (fmt && !(cJSON_IsString(fmt) && strcmp(fmt->valuestring, "moelab-model") == 0))
-    return jfail(c, MOELAB_EPARSE, "format", "expected \"moelab-model\"");
+    return ml_jfail(c, MOELAB_EPARSE, "format", "expected \"moelab-model\"");
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
   if (ver) {
     long v;
-    st = get_int(c, ver, "version", 1, 1000000, &v);
+    st = ml_j_get_int(c, ver, "version", 1, 1000000, &v);
     if (st) return st;
-    if (v != 1) return jfail(c, MOELAB_EPARSE, "version", "unsupported model file version %ld (this is 1)", v);
+    if (v != 1) return ml_jfail(c, MOELAB_EPARSE, "version", "unsupported model file version %ld (this is 1)", v);
   }
   const char *gname = NULL, *ename = NULL;
-  st = get_string(c, root, "gate", "gate", &gname);
+  st = ml_j_get_string(c, root, "gate", "gate", &gname);
   if (st) return st;
   moelab_gate gate;
   if (moelab_gate_parse(gname, &gate))
-    return jfail(c, MOELAB_EPARSE, "gate", "unknown gate \"%.40s\" (expected sigmoid or softmax)", gname);
-  st = get_string(c, root, "expert", "expert", &ename);
+    return ml_jfail(c, MOELAB_EPARSE, "gate", "unknown gate \"%.40s\" (expected sigmoid or softmax)", gname);
+  st = ml_j_get_string(c, root, "expert", "expert", &ename);
   if (st) return st;
   moelab_expert expert;
   if (moelab_expert_parse(ename, &expert))
-    return jfail(c, MOELAB_EPARSE, "expert",
+    return ml_jfail(c, MOELAB_EPARSE, "expert",
                  "unknown expert family \"%.40s\" (expected relu, gelu, linear, poly, constant, sigmoid or tanh)",
                  ename);
   long degree = 1;
   const cJSON *deg = cJSON_GetObjectItemCaseSensitive(root, "degree");
   if (deg) {
-    st = get_int(c, deg, "degree", 1, MOELAB_MAX_DEGREE, &degree);
+    st = ml_j_get_int(c, deg, "degree", 1, MOELAB_MAX_DEGREE, &degree);
     if (st) return st;
   } else if (expert == MOELAB_EXPERT_POLY) {
-    return jfail(c, MOELAB_EPARSE, "expert", "the poly family needs a \"degree\" member");
+    return ml_jfail(c, MOELAB_EPARSE, "expert", "the poly family needs a \"degree\" member");
   }
   const cJSON *atoms = cJSON_GetObjectItemCaseSensitive(root, "atoms");
-  if (!atoms) return jfail(c, MOELAB_EPARSE, "", "missing member \"atoms\"");
-  if (!cJSON_IsArray(atoms)) return jfail(c, MOELAB_EPARSE, "atoms", "expected an array of atoms");
+  if (!atoms) return ml_jfail(c, MOELAB_EPARSE, "", "missing member \"atoms\"");
+  if (!cJSON_IsArray(atoms)) return ml_jfail(c, MOELAB_EPARSE, "atoms", "expected an array of atoms");
   size_t k = (size_t)cJSON_GetArraySize(atoms);
-  if (k < 1) return jfail(c, MOELAB_EINVAL, "atoms", "a model needs k >= 1 atoms (the array is empty)");
-  if (k > MOELAB_MAX_K) return jfail(c, MOELAB_ELIMIT, "atoms", "k = %zu exceeds the limit %d", k, MOELAB_MAX_K);
+  if (k < 1) return ml_jfail(c, MOELAB_EINVAL, "atoms", "a model needs k >= 1 atoms (the array is empty)");
+  if (k > MOELAB_MAX_K) return ml_jfail(c, MOELAB_ELIMIT, "atoms", "k = %zu exceeds the limit %d", k, MOELAB_MAX_K);
   const cJSON *kk = cJSON_GetObjectItemCaseSensitive(root, "k");
   if (kk) {
     long kv;
-    st = get_int(c, kk, "k", 1, MOELAB_MAX_K, &kv);
+    st = ml_j_get_int(c, kk, "k", 1, MOELAB_MAX_K, &kv);
     if (st) return st;
-    if ((size_t)kv != k) return jfail(c, MOELAB_EPARSE, "k", "k = %ld but \"atoms\" has %zu entries", kv, k);
+    if ((size_t)kv != k) return ml_jfail(c, MOELAB_EPARSE, "k", "k = %ld but \"atoms\" has %zu entries", kv, k);
   }
   /* d: the member, else the length of the first atom's beta1 */
   long d = 0;
   const cJSON *dd = cJSON_GetObjectItemCaseSensitive(root, "d");
   if (dd) {
-    st = get_int(c, dd, "d", 1, MOELAB_MAX_D, &d);
+    st = ml_j_get_int(c, dd, "d", 1, MOELAB_MAX_D, &d);
     if (st) return st;
   } else {
     const cJSON *b1 = cJSON_IsObject(atoms->child) ? cJSON_GetObjectItemCaseSensitive(atoms->child, "beta1") : NULL;
     if (cJSON_IsArray(b1)) d = cJSON_GetArraySize(b1);
-    if (d < 1) return jfail(c, MOELAB_EPARSE, "", "missing member \"d\" (the input dimension)");
-    if (d > MOELAB_MAX_D) return jfail(c, MOELAB_ELIMIT, "atoms[0].beta1", "d exceeds the limit %d", MOELAB_MAX_D);
+    if (d < 1) return ml_jfail(c, MOELAB_EPARSE, "", "missing member \"d\" (the input dimension)");
+    if (d > MOELAB_MAX_D) return ml_jfail(c, MOELAB_ELIMIT, "atoms[0].beta1", "d exceeds the limit %d", MOELAB_MAX_D);
   }
   moelab_model *m = NULL;
   st = moelab_model_new(gate, expert, (int)degree, (size_t)d, k, &m, c->err);
@@ -365,10 +367,10 @@ static int model_from_json(const jctx *c, const cJSON *root, moelab_model **out)
     char p[96];
     snprintf(p, sizeof p, "atoms[%zu]", i);
     if (!cJSON_IsObject(a)) {
-      st = jfail(c, MOELAB_EPARSE, p, "expected an object with beta0, beta1 and eta");
+      st = ml_jfail(c, MOELAB_EPARSE, p, "expected an object with beta0, beta1 and eta");
       goto fail;
     }
-    st = check_duplicates(c, a, p);
+    st = ml_j_check_duplicates(c, a, p);
     if (st) goto fail;
     double *t = m->theta + i * m->stride;
     static const char *const keys[3] = {"beta0", "beta1", "eta"};
@@ -376,7 +378,7 @@ static int model_from_json(const jctx *c, const cJSON *root, moelab_model **out)
       if (strcmp(e->string, keys[0]) && strcmp(e->string, keys[1]) && strcmp(e->string, keys[2])) {
         char pp[200];
         snprintf(pp, sizeof pp, "%s.%s", p, e->string);
-        st = jfail(c, MOELAB_EPARSE, pp, "unknown atom member (expected beta0, beta1, eta)");
+        st = ml_jfail(c, MOELAB_EPARSE, pp, "unknown atom member (expected beta0, beta1, eta)");
         goto fail;
       }
     for (int key = 0; key < 3; key++) {
@@ -384,15 +386,15 @@ static int model_from_json(const jctx *c, const cJSON *root, moelab_model **out)
       snprintf(pp, sizeof pp, "%s.%s", p, keys[key]);
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, keys[key]);
       if (!v) {
-        st = jfail(c, MOELAB_EPARSE, p, "missing member \"%s\"", keys[key]);
+        st = ml_jfail(c, MOELAB_EPARSE, p, "missing member \"%s\"", keys[key]);
         goto fail;
       }
       if (key == 0)
-        st = get_number(c, v, pp, &t[0]);
+        st = ml_j_get_number(c, v, pp, &t[0]);
       else if (key == 1)
-        st = get_vector(c, v, pp, m->d, 0, t + 1);
+        st = ml_j_get_vector(c, v, pp, m->d, 0, t + 1);
       else
-        st = get_vector(c, v, pp, m->q, 0, t + 1 + m->d);
+        st = ml_j_get_vector(c, v, pp, m->q, 0, t + 1 + m->d);
       if (st) goto fail;
     }
   }
@@ -404,10 +406,10 @@ static int model_from_json(const jctx *c, const cJSON *root, moelab_model **out)
   const cJSON *noise = cJSON_GetObjectItemCaseSensitive(root, "noise");
   if (noise) {
     double v = 0;
-    st = get_number(c, noise, "noise", &v);
+    st = ml_j_get_number(c, noise, "noise", &v);
     if (st) goto fail;
     if (v < 0) {
-      st = jfail(c, MOELAB_EINVAL, "noise", "the noise variance must be >= 0, got %g", v);
+      st = ml_jfail(c, MOELAB_EINVAL, "noise", "the noise variance must be >= 0, got %g", v);
       goto fail;
     }
     m->noise = v;
@@ -450,7 +452,7 @@ int moelab_model_read_buffer(const char *text, size_t len, const char *name, moe
                              moelab_error *err) {
   if (!text || !model) return ml_fail(err, MOELAB_EINVAL, name, 0, NULL, "NULL argument");
   if (!name) name = "<model>";
-  jctx c = {text, len, name, err};
+  ml_jctx c = {text, len, name, err, NULL};
   if (len > MOELAB_MAX_JSON)
     return ml_fail(err, MOELAB_ELIMIT, name, 0, NULL, "file larger than %d bytes", MOELAB_MAX_JSON);
   size_t i = 0;
@@ -483,7 +485,7 @@ int moelab_model_read_buffer(const char *text, size_t len, const char *name, moe
     cJSON_Delete(root);
     return ml_fail(err, MOELAB_EPARSE, name, line_at(text, pos), NULL, "unexpected text after the JSON object");
   }
-  int st = model_from_json(&c, root, model);
+  int st = ml_j_model(&c, root, model);
   cJSON_Delete(root);
   return st;
 }
