@@ -13,5 +13,6 @@ extern const cli_command cmd_fit;
 extern const cli_command cmd_loss;
 extern const cli_command cmd_reference;
 extern const cli_command cmd_rate;
+extern const cli_command cmd_study;
 
 #endif

@@ -35,6 +35,10 @@ static const cli_opt opts[] = {
      "Converged only when a full Gauss-Newton step would decrease SSE by less than TOL relative."},
     {"ftol", 0, "TOL", "1e-15", "Stop after 3 steps that each decrease SSE by less than TOL relative."},
     {"xtol", 0, "TOL", "1e-15", "Stop when a step is below TOL relative to the parameters."},
+    {"stat-tol", 0, "TOL", "0 (off)",
+     "Also converged (stop 'noise-level') when the last 10 lightly damped steps decreased SSE by at most TOL times "
+     "the noise variance estimate together: stationary up to a negligible fraction of one observation's noise "
+     "(useful for over-specified fits with flat valleys)."},
     {"box-beta0", 0, "LO,HI", "-10,10", "Bounds of the gate intercepts beta0."},
     {"box-beta1", 0, "LO,HI", "-10,10", "Bounds of the gate slopes beta1."},
     {"box-eta", 0, "LO,HI", "-10,10", "Bounds of the expert parameters eta."},
@@ -135,7 +139,7 @@ static int run(const cli_command *cmd, int argc, char **argv) {
       (rc = cli_get_size(C, &a, "folds", 2, 1000, &folds)) || (rc = cli_get_u64(C, &a, "seed", &seed)) ||
       (rc = cli_get_double(C, &a, "perturb", 0, 1e6, &o.perturb)) ||
       (rc = cli_get_double(C, &a, "gtol", 0, 1, &o.gtol)) || (rc = cli_get_double(C, &a, "dtol", 0, 1, &o.dtol)) || (rc = cli_get_double(C, &a, "ftol", 0, 1, &o.ftol)) ||
-      (rc = cli_get_double(C, &a, "xtol", 0, 1, &o.xtol)) ||
+      (rc = cli_get_double(C, &a, "xtol", 0, 1, &o.xtol)) || (rc = cli_get_double(C, &a, "stat-tol", 0, 1e6, &o.stat_tol)) ||
       (rc = cli_get_range(C, &a, "box-beta0", &o.box.beta0_lo, &o.box.beta0_hi)) ||
       (rc = cli_get_range(C, &a, "box-beta1", &o.box.beta1_lo, &o.box.beta1_hi)) ||
       (rc = cli_get_range(C, &a, "box-eta", &o.box.eta_lo, &o.box.eta_hi)))

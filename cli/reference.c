@@ -123,7 +123,7 @@ static int run(const cli_command *cmd, int argc, char **argv) {
     fprintf(rf, "%-6s %14s %s\n", "atom", "||g_i h_i||", "");
     for (size_t i = 0; i < gbar->k; i++)
       fprintf(rf, "%-6zu %14.6g %s\n", i, rep->contribution[i],
-              rep->contribution[i] <= 1e-6 * rep->truth_norm ? "switched off (its parameters are not identified)" : "");
+              rep->contribution[i] <= 1e-3 * rep->truth_norm ? "switched off (its parameters are not identified)" : "");
     fprintf(rf, "parameters on the boundary of Theta: %zu\n", rep->n_at_bound);
     fprintf(rf, "smallest eigenvalues of J'J / largest:");
     for (size_t i = 0; i < rep->neig; i++) fprintf(rf, " %.3g", rep->eig[i]);

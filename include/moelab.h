@@ -387,10 +387,12 @@ typedef enum moelab_stop {
   MOELAB_STOP_MAXITER = 4,    /* the iteration limit was reached */
   MOELAB_STOP_STALLED = 5,    /* no step decreased the objective, even at maximal damping */
   MOELAB_STOP_NUMERIC = 6,    /* the objective became NaN or infinite: the restart failed */
-  MOELAB_STOP_INTERRUPTED = 7 /* the caller's stop flag was raised */
+  MOELAB_STOP_INTERRUPTED = 7, /* the caller's stop flag was raised */
+  MOELAB_STOP_NOISE = 8        /* SSE fell by <= stat_tol · σ̂² over 10 lightly damped steps */
 } moelab_stop;
 
-/* "stationary", "zero-residual", "ftol", "xtol", "max-iter", "stalled", "numeric", "interrupted". */
+/* "stationary", "zero-residual", "ftol", "xtol", "max-iter", "stalled", "numeric", "interrupted",
+ * "noise-level". */
 MOELAB_API const char *moelab_stop_name(moelab_stop stop);
 
 typedef struct moelab_fit_options {
@@ -410,6 +412,10 @@ typedef struct moelab_fit_options {
   double dtol;     /* ... and the Gauss–Newton decrement gᵀ(JᵀJ)⁻¹g <= dtol · SSE on the free set (default 1e-12):
                       what a full Gauss–Newton step could still gain, relative to the objective */
   double ftol;     /* relative decrease of the objective counted as no progress (default 1e-15) */
+  double stat_tol; /* > 0: also converged ("noise-level") when SSE fell by at most stat_tol · σ̂² over the last 10
+                      accepted steps, all with little damping (μ <= 1e-2), σ̂² = SSE / (W - p_free): the
+                      objective is stationary up to a negligible fraction of one observation's noise, as in the
+                      flat valleys of over-specified fits (default 0: off) */
   double xtol;     /* relative step counted as negligible (default 1e-15) */
   moelab_box box;
   int accel;       /* geodesic acceleration of the Levenberg–Marquardt step (default 1) */
@@ -451,7 +457,7 @@ typedef struct moelab_fit_report {
   double decrement;      /* Gauss–Newton decrement / SSE at the returned point (see dtol) */
   size_t iterations;     /* of the best restart */
   moelab_stop stop;
-  int converged;         /* stationary (grad_norm <= gtol and decrement <= dtol), or zero residual */
+  int converged;         /* stationary (grad_norm <= gtol and decrement <= dtol), zero residual, or noise-level */
   size_t restarts;
   size_t restarts_converged;
   size_t restarts_failed;
@@ -633,7 +639,7 @@ typedef struct moelab_reference_report {
   double distance;       /* ‖f_Ḡ - f_G*‖_{L²(μ)} (accurate quadrature) */
   double truth_norm;     /* ‖f_G*‖_{L²(μ)} */
   double *contribution;  /* k: ‖g_i h_i‖_{L²(μ)} */
-  size_t switched_off;   /* atoms with contribution <= 1e-6 · ‖f_G*‖ */
+  size_t switched_off;   /* atoms with contribution <= 1e-3 · ‖f_G*‖ (off, or as far off as Θ allows) */
   int *at_bound;         /* p: -1, 0, +1 */
   size_t n_at_bound;
   double eig[3];         /* the smallest eigenvalues of JᵀJ on the design, divided by the largest */
@@ -694,6 +700,74 @@ MOELAB_API void moelab_rate_result_clear(moelab_rate_result *r);
 /* The n at which the fitted curve reaches eps: the power law, or (use_log)
  * the log-rate fit.  NaN when the curve does not decrease. */
 MOELAB_API double moelab_rate_n_for(const moelab_rate_result *r, double eps, int use_log);
+
+
+/* ------------------------------------------------------------------------ */
+/* Studies (docs/studies.md)                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A study read from a study file (opaque). */
+typedef struct moelab_study moelab_study;
+
+/*
+ * Reads a study file (JSON, docs/studies.md).  quick != 0 applies the file's
+ * "quick" overrides (a smaller grid for a fast run).  `name` names the file
+ * in errors.  Errors: MOELAB_EIO, MOELAB_EPARSE / MOELAB_EINVAL (with file,
+ * line and JSON path), MOELAB_ELIMIT, MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_study_read_file(const char *path, int quick, moelab_study **study, moelab_error *err);
+MOELAB_API int moelab_study_read_buffer(const char *text, size_t len, const char *name, int quick,
+                                        moelab_study **study, moelab_error *err);
+MOELAB_API void moelab_study_free(moelab_study *study);
+/* The study's name and description (static for the study's lifetime). */
+MOELAB_API const char *moelab_study_name(const moelab_study *study);
+MOELAB_API const char *moelab_study_description(const moelab_study *study);
+/* A 64-bit hash of the study file's content and the quick flag: shards and
+ * resumed runs must carry the same one.  Hex into buf (>= 17 bytes). */
+MOELAB_API char *moelab_study_hash(const moelab_study *study, char *buf);
+/* Number of tasks (one fit each). */
+MOELAB_API size_t moelab_study_ntasks(const moelab_study *study);
+
+typedef struct moelab_study_progress {
+  size_t done;      /* tasks finished in this run */
+  size_t todo;      /* tasks this run will do */
+  size_t skipped;   /* tasks found done in the results (resume) */
+  size_t failed;    /* tasks whose fit failed (a row with NaN and the reason) */
+  double seconds;   /* wall time since the run started */
+  double cost_done, cost_todo; /* estimated cost (rows · iterations), for an ETA */
+} moelab_study_progress;
+
+typedef struct moelab_study_options {
+  const char *out_dir;       /* results directory (created) */
+  int threads;               /* tasks in parallel (0: OpenMP default) */
+  int resume;                /* skip tasks already in results.csv */
+  size_t shard_index, shard_count; /* run only shard i of N (N = 0 or 1: everything) */
+  const volatile sig_atomic_t *stop_flag; /* stop starting tasks when set: in-flight tasks finish */
+  void (*progress)(void *ctx, const moelab_study_progress *p); /* called after each task (serialised) */
+  void *progress_ctx;
+} moelab_study_options;
+
+MOELAB_API void moelab_study_options_init(moelab_study_options *opt);
+
+/*
+ * Runs the study's tasks into out_dir: results.csv (one row per fit, appended
+ * and flushed row by row), timings.csv (seconds per task, not part of the
+ * results so that results are bitwise reproducible), manifest.json, and the
+ * reference measures in out_dir/references/.  Every task has its own random
+ * keys, so results are identical for any thread count and shard layout.
+ * Errors: MOELAB_EIO, MOELAB_EINVAL (results of another study in out_dir,
+ * results present without resume), MOELAB_EINTR (stopped: what finished is
+ * written), MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_study_run(moelab_study *study, const moelab_study_options *opt, moelab_study_progress *stats,
+                                moelab_error *err);
+
+/*
+ * Reads out_dir/results.csv and writes out_dir/summary.csv, summary.md and
+ * the figure data and gnuplot scripts (figures/NAME.dat and .gp; the caller runs
+ * gnuplot).  Errors: MOELAB_EIO, MOELAB_EPARSE, MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_study_summarise(const moelab_study *study, const char *out_dir, moelab_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */

@@ -45,7 +45,7 @@
 #endif
 
 static const char *const stop_names[] = {"stationary", "zero-residual", "ftol", "xtol",
-                                         "max-iter", "stalled", "numeric", "interrupted"};
+                                         "max-iter", "stalled", "numeric", "interrupted", "noise-level"};
 
 const char *moelab_stop_name(moelab_stop stop) {
   unsigned s = (unsigned)stop;
@@ -526,7 +526,8 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   /* zero residual: every residual below 1e-14 of the data's scale */
   double zero_sse = 1e-26 * P->W * (P->sum.ysd * P->sum.ysd + P->sum.ymean * P->sum.ymean);
   int small = 0;
-  size_t it = 0;
+  size_t it = 0, accepted_steps = 0;
+  double hist[10]; /* SSE after the last 10 accepted steps (a ring) */
   moelab_stop stop = MOELAB_STOP_MAXITER;
   for (;;) {
     if (opt->stop_flag && *opt->stop_flag) {
@@ -647,6 +648,15 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         mu *= f > 1.0 / 3.0 ? f : 1.0 / 3.0;
         nu = 2.0;
         accepted = 1;
+        /* noise-level stationarity: the last 10 nearly Gauss–Newton steps (little damping)
+         * gained at most stat_tol · σ̂² together */
+        if (opt->stat_tol > 0 && accepted_steps >= 10 && P->W > (double)np && mu <= 1e-2 &&
+            hist[accepted_steps % 10] - sse <= opt->stat_tol * sse / (P->W - (double)np)) {
+          stop = MOELAB_STOP_NOISE;
+          quit = 1;
+        }
+        hist[accepted_steps % 10] = sse;
+        accepted_steps++;
         /* no progress: with heavy damping, damp less and go on; with little
          * damping (nearly Gauss–Newton steps), three such steps end the fit */
         if (sse_old - sse <= opt->ftol * sse_old) {
@@ -675,7 +685,8 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   info->stop = stop;
   info->grad_norm = projected_grad_norm(P, phi, w->g);
   info->decrement = sse > 0 ? gn_decrement(P, w, phi) / sse : 0.0;
-  info->converged = stop == MOELAB_STOP_ZERO || (info->grad_norm <= opt->gtol && info->decrement <= opt->dtol);
+  info->converged = stop == MOELAB_STOP_ZERO || stop == MOELAB_STOP_NOISE ||
+                    (info->grad_norm <= opt->gtol && info->decrement <= opt->dtol);
   /* ReLU experts: SSE is not differentiable where a sample sits on a kink, and
    * its gradient jumps by up to one row's term there.  A fit that stops on a
    * negligible step or decrease counts as converged when its gradient is
@@ -726,7 +737,7 @@ static int problem_setup(const moelab_data_view *data, const moelab_fit_options 
   if (opt->expert == MOELAB_EXPERT_POLY && (opt->degree < 1 || opt->degree > MOELAB_MAX_DEGREE))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "degree", "degree must be between 1 and %d", MOELAB_MAX_DEGREE);
   if (opt->restarts < 1) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "restarts", "restarts must be >= 1");
-  if (!(opt->gtol >= 0) || !(opt->dtol >= 0) || !(opt->ftol >= 0) || !(opt->xtol >= 0))
+  if (!(opt->gtol >= 0) || !(opt->dtol >= 0) || !(opt->ftol >= 0) || !(opt->xtol >= 0) || !(opt->stat_tol >= 0))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "tol", "tolerances must be >= 0");
   if (!(opt->perturb >= 0) || !isfinite(opt->perturb))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "perturb", "perturb must be finite and >= 0");

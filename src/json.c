@@ -448,16 +448,12 @@ fail:
   return st;
 }
 
-int moelab_model_read_buffer(const char *text, size_t len, const char *name, moelab_model **model,
-                             moelab_error *err) {
-  if (!text || !model) return ml_fail(err, MOELAB_EINVAL, name, 0, NULL, "NULL argument");
-  if (!name) name = "<model>";
-  ml_jctx c = {text, len, name, err, NULL};
+int ml_j_parse(const char *text, size_t len, const char *name, cJSON **root_out, moelab_error *err) {
   if (len > MOELAB_MAX_JSON)
     return ml_fail(err, MOELAB_ELIMIT, name, 0, NULL, "file larger than %d bytes", MOELAB_MAX_JSON);
   size_t i = 0;
   while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) i++;
-  if (i == len) return ml_fail(err, MOELAB_EPARSE, name, 0, NULL, "empty file: expected a JSON model object");
+  if (i == len) return ml_fail(err, MOELAB_EPARSE, name, 0, NULL, "empty file: expected a JSON object");
   const char *nul = memchr(text, '\0', len);
   if (nul)
     return ml_fail(err, MOELAB_EPARSE, name, line_at(text, (size_t)(nul - text)), NULL, "NUL byte in a JSON file");
@@ -465,8 +461,6 @@ int moelab_model_read_buffer(const char *text, size_t len, const char *name, moe
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!root) {
     size_t pos = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
-    const char *ep = cJSON_GetErrorPtr();
-    (void)ep; /* cJSON's global error pointer is not thread-safe; `end` is used instead */
     /* cJSON points at most at the last byte, also when the text stops short: our scanner tells that case */
     jscan js = {text, len, 0};
     if (pos >= len || (js_value(&js, 0) != 0 && js.pos >= len))
@@ -485,7 +479,22 @@ int moelab_model_read_buffer(const char *text, size_t len, const char *name, moe
     cJSON_Delete(root);
     return ml_fail(err, MOELAB_EPARSE, name, line_at(text, pos), NULL, "unexpected text after the JSON object");
   }
-  int st = ml_j_model(&c, root, model);
+  *root_out = root;
+  return MOELAB_OK;
+}
+
+int moelab_model_read_buffer(const char *text, size_t len, const char *name, moelab_model **model,
+                             moelab_error *err) {
+  if (!text || !model) return ml_fail(err, MOELAB_EINVAL, name, 0, NULL, "NULL argument");
+  if (!name) name = "<model>";
+  ml_jctx c = {text, len, name, err, NULL};
+  cJSON *root = NULL;
+  int st = ml_j_parse(text, len, name, &root, err);
+  if (st) {
+    if (err && strstr(err->message, "empty file")) snprintf(err->message, sizeof err->message, "empty file: expected a JSON model object");
+    return st;
+  }
+  st = ml_j_model(&c, root, model);
   cJSON_Delete(root);
   return st;
 }

@@ -203,7 +203,7 @@ int moelab_reference(const moelab_model *truth, const moelab_reference_options *
     ml_quad_free(&fine);
   }
   for (size_t i = 0; i < best->k; i++)
-    if (rep->contribution[i] <= 1e-6 * rep->truth_norm) rep->switched_off++;
+    if (rep->contribution[i] <= 1e-3 * rep->truth_norm) rep->switched_off++;
   st = eigen_summary(best, &q, rep);
   if (st == MOELAB_ENOMEM) {
     st = ml_nomem(err);

@@ -83,6 +83,7 @@ int moelab_fit_report_json(const moelab_fit_report *r, const moelab_fit_options 
       cJSON_AddNumberToObject(op, "dtol", opt->dtol);
       cJSON_AddNumberToObject(op, "ftol", opt->ftol);
       cJSON_AddNumberToObject(op, "xtol", opt->xtol);
+      cJSON_AddNumberToObject(op, "stat_tol", opt->stat_tol);
       cJSON *box = cJSON_AddObjectToObject(op, "box");
       if (box) {
         cJSON_AddItemToObject(box, "beta0", pair(opt->box.beta0_lo, opt->box.beta0_hi));

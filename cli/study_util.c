@@ -1,0 +1,143 @@
+/*
+ * study_util.c — running studies from the command line: preset lookup,
+ * progress with ETA, gnuplot.
+ */
+#include "study_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MOELAB_STUDIES_DIR
+#define MOELAB_STUDIES_DIR "studies"
+#endif
+#ifndef MOELAB_STUDIES_INSTALL_DIR
+#define MOELAB_STUDIES_INSTALL_DIR "/usr/local/share/moelab/studies"
+#endif
+
+const char *cli_studies_dir(void) {
+  const char *e = getenv("MOELAB_STUDIES");
+  if (e && *e) return e;
+  struct stat sb;
+  if (stat(MOELAB_STUDIES_DIR, &sb) == 0 && S_ISDIR(sb.st_mode)) return MOELAB_STUDIES_DIR;
+  return MOELAB_STUDIES_INSTALL_DIR;
+}
+
+int cli_resolve_study(const char *cmd, const char *arg, char *buf, size_t size) {
+  struct stat sb;
+  if (stat(arg, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    snprintf(buf, size, "%s", arg);
+    return 0;
+  }
+  if (!strchr(arg, '/')) {
+    snprintf(buf, size, "%s/%s.json", cli_studies_dir(), arg);
+    if (stat(buf, &sb) == 0 && S_ISREG(sb.st_mode)) return 0;
+  }
+  cli_msg(cmd, "%s: no such study file or preset (presets are in %s)", arg, cli_studies_dir());
+  return EXIT_USAGE;
+}
+
+static void fmt_time(double s, char *b, size_t n) {
+  if (!(s >= 0) || s > 1e7) {
+    snprintf(b, n, "?");
+    return;
+  }
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(b, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    snprintf(b, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+void cli_study_progress(void *ctx, const moelab_study_progress *p) {
+  const char *label = ctx;
+  if (!cli_stderr_is_tty()) return;
+  double frac = p->cost_todo > 0 ? p->cost_done / p->cost_todo : 1.0;
+  char el[32], eta[32], bar[31];
+  fmt_time(p->seconds, el, sizeof el);
+  fmt_time(frac > 0.005 ? p->seconds * (1 - frac) / frac : -1, eta, sizeof eta);
+  int w = (int)(frac * 30);
+  for (int i = 0; i < 30; i++) bar[i] = i < w ? '#' : '.';
+  bar[30] = '\0';
+  fprintf(stderr, "\r%s [%s] %zu/%zu fits%s%zu failed, %s elapsed, ETA %s   ", label ? label : "", bar, p->done,
+          p->todo, p->skipped ? " (resumed), " : ", ", p->failed, el, eta);
+  if (p->done == p->todo) fputc('\n', stderr);
+  fflush(stderr);
+}
+
+int cli_run_gnuplot(const char *dir) {
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0) return -1;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int failed = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n < 4 || strcmp(e->d_name + n - 3, ".gp") != 0) continue;
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (chdir(dir) != 0) _exit(127);
+      int devnull = open("/dev/null", 0);
+      if (devnull >= 0) dup2(devnull, 2);
+      execlp("gnuplot", "gnuplot", e->d_name, (char *)NULL);
+      _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) failed++;
+  }
+  closedir(d);
+  return failed;
+}
+
+int cli_run_study(const char *C, const char *path, const char *out, int quick, int threads, int resume,
+                  size_t shard_index, size_t shard_count, int figures) {
+  moelab_error err;
+  moelab_error_clear(&err);
+  moelab_study *s = NULL;
+  if (moelab_study_read_file(path, quick, &s, &err)) return cli_fail(C, &err, 1);
+  moelab_study_options o;
+  moelab_study_options_init(&o);
+  o.out_dir = out;
+  o.threads = threads;
+  o.resume = resume;
+  o.shard_index = shard_index;
+  o.shard_count = shard_count;
+  o.stop_flag = &cli_interrupted;
+  o.progress = cli_study_progress;
+  char label[128];
+  snprintf(label, sizeof label, "%s", moelab_study_name(s));
+  o.progress_ctx = label;
+  moelab_study_progress pg;
+  memset(&pg, 0, sizeof pg);
+  int rc = EXIT_OK;
+  int st = moelab_study_run(s, &o, &pg, &err);
+  if (st == MOELAB_EINTR) {
+    fprintf(stderr, "\n");
+    cli_msg(C, "interrupted: %zu fits of this run are in %s/results.csv; resume with: moelab %s %s --out %s --resume%s",
+            pg.done, out, C, path, out, quick ? " --quick" : "");
+    moelab_study_free(s);
+    return EXIT_SIGINT;
+  }
+  if (st) {
+    rc = cli_fail(C, &err, 0);
+    moelab_study_free(s);
+    return rc;
+  }
+  if (shard_count <= 1) {
+    if (moelab_study_summarise(s, out, &err)) {
+      rc = cli_fail(C, &err, 0);
+    } else if (figures) {
+      char fig[4200];
+      snprintf(fig, sizeof fig, "%s/figures", out);
+      int g = cli_run_gnuplot(fig);
+      if (g < 0) cli_msg(C, "gnuplot is not installed: the figure scripts are in %s (run gnuplot NAME.gp there)", fig);
+      else if (g > 0) cli_msg(C, "gnuplot failed on %d figure script%s in %s", g, g == 1 ? "" : "s", fig);
+    }
+  }
+  moelab_study_free(s);
+  return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * study_internal.h — the study's private structures (study.c, summary.c).
+ */
+#ifndef MOELAB_STUDY_INTERNAL_H
+#define MOELAB_STUDY_INTERNAL_H
+
+#include "internal.h"
+
+#define STUDY_MAX_N 64
+#define STUDY_MAX_LOSSES 8
+
+enum { PROTO_MATCHED = 1, PROTO_SAME = 2 };
+
+typedef enum study_class { CLASS_STRONG = 0, CLASS_POLY = 1, CLASS_CONST = 2 } study_class;
+
+struct moelab_study {
+  char *name, *description;
+  char *text; /* the file, for the hash */
+  size_t text_len;
+  int quick;
+  uint64_t hash;
+  moelab_model *truth; /* the data model of the same-data protocol; its atoms define every gate's truth */
+  moelab_gate gates[2];
+  size_t ngates;
+  int protocols;
+  int regime;
+  study_class cls;
+  size_t k;
+  size_t ns[STUDY_MAX_N];
+  size_t nn;
+  size_t replicates;
+  moelab_init init;
+  double perturb;
+  size_t split[MOELAB_MAX_K];
+  size_t nsplit;
+  size_t restarts, max_iter;
+  double stat_tol;
+  moelab_box box;
+  moelab_loss_spec losses[STUDY_MAX_LOSSES];
+  size_t nlosses;
+  moelab_ref_rule ref_rule;
+  size_t ref_restarts;
+  uint64_t seed;
+};
+
+/* A task: one fit. */
+typedef struct study_task {
+  int protocol;   /* PROTO_MATCHED or PROTO_SAME */
+  moelab_gate gate;
+  size_t ni, rep; /* index into ns, replicate */
+  double cost;
+  char id[64];
+} study_task;
+
+/* Builds the task list (caller frees).  Order: protocol, gate, n, replicate. */
+int study_tasks(const moelab_study *s, study_task **tasks, size_t *ntasks);
+
+/* The theoretical rate of a quantity for (gate, protocol) in this study:
+ * "n^-1/2", "n^-1/4", "1/log n", or NULL when the table has none. */
+const char *study_theory(const moelab_study *s, moelab_gate gate, int protocol, const char *quantity);
+const char *study_class_name(study_class c);
+const char *study_protocol_name(int protocol);
+
+/* Column name of loss i ("loss_D1", "loss_D2_1.5", ...). */
+void study_loss_column(const moelab_loss_spec *spec, char *buf, size_t size);
+
+#endif
