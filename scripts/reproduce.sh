@@ -5,7 +5,7 @@ set -euo pipefail
 moelab=$1
 out=$2
 mkdir -p "$out"
-model=studies/models/example-sigmoid-relu.json
+model=examples/model-sigmoid-relu.json
 "$moelab" simulate --model "$model" --n 10000 --seed 1 -o "$out/data.csv"
 "$moelab" predict --model "$model" "$out/data.csv" -o "$out/predictions.csv"
 "$moelab" eval --model "$model" "$out/data.csv" | tee "$out/eval.txt"

@@ -42,8 +42,9 @@ static inline void ml_activation(moelab_expert e, int degree, double u, double *
     return;
   case MOELAB_EXPERT_GELU: {
     double Phi = 0.5 * erfc(-u * ML_SQRT1_2);
+    double phi = ML_INV_SQRT2PI * exp(-0.5 * u * u);
     *h = u * Phi;
-    *dh = Phi + u * ML_INV_SQRT2PI * exp(-0.5 * u * u);
+    *dh = Phi + u * phi;
     return;
   }
   case MOELAB_EXPERT_LINEAR:

@@ -196,9 +196,9 @@ static size_t acc_stride(const fit_problem *P) { return 1 + P->s.p * P->s.p + P-
  * MOELAB_ENOMEM.
  */
 static int accumulate(const fit_problem *P, const double *theta, double *sse_out, double *H, double *g,
-                      double *rowmax, double *acc, double *tmp) {
-  const size_t p = P->s.p, d = P->d;
-  const int want_J = H != NULL;
+                      double *rowmax, double *acc, double *tmp, double *cacheJ, double *cacheC) {
+  const size_t p = P->s.p, d = P->d, T = P->T;
+  const int want_J = H != NULL, caching = want_J && cacheJ && cacheC;
   const size_t as = acc_stride(P);
   const long nc = (long)P->nchunks;
   int nomem = 0;
@@ -212,11 +212,13 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     double f[FIT_BLOCK], e[FIT_BLOCK], sw[FIT_BLOCK];
     double *Jt = NULL;
     if (want_J) {
-      Jt = malloc(FIT_BLOCK * p * sizeof(double));
-      if (!Jt) {
+      if (!caching) {
+        Jt = malloc(FIT_BLOCK * p * sizeof(double));
+        if (!Jt) {
 #pragma omp atomic write
-        nomem = 1;
-        continue;
+          nomem = 1;
+          continue;
+        }
       }
       memset(a, 0, as * sizeof(double));
     }
@@ -224,7 +226,12 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     double *Hc = a + 1, *gc = a + 1 + p * p;
     for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
       size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
-      ml_eval_rows(&P->s, theta, P->X + r0 * d, m, f, Jt, p, NULL, NULL, work);
+      if (caching) { /* the Jacobian rows and second-order coefficients stay for the acceleration pass */
+        Jt = cacheJ + r0 * p;
+        ml_eval_rows2(&P->s, theta, P->X + r0 * d, m, f, Jt, p, cacheC + r0 * T, T, work);
+      } else {
+        ml_eval_rows(&P->s, theta, P->X + r0 * d, m, f, Jt, p, NULL, NULL, work);
+      }
       for (size_t i = 0; i < m; i++) {
         sw[i] = P->w ? sqrt(P->w[r0 + i]) : 1.0;
         e[i] = sw[i] * (f[i] - P->y[r0 + i]);
@@ -246,7 +253,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     }
     a[0] = sse;
     if (want_J) a[as - 1] = rmax;
-    free(Jt);
+    if (!caching) free(Jt);
   }
   if (nomem) return MOELAB_ENOMEM;
   double sse = 0.0, rmax = 0.0;
@@ -279,7 +286,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
  * out = J_φᵀ diag(w) r_vv (np).  acc/tmp as in accumulate.
  */
 static int accel_pass(const fit_problem *P, const double *theta, const double *vt, double *out, double *acc,
-                      double *tmp) {
+                      double *tmp, const double *cacheJ, const double *cacheC) {
   const size_t p = P->s.p, d = P->d, T = P->T, k = P->s.k, stride = P->s.stride;
   const int softmax = P->s.gate == MOELAB_GATE_SOFTMAX, constant = P->s.expert == MOELAB_EXPERT_CONSTANT;
   const size_t as = acc_stride(P);
@@ -294,19 +301,29 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
     double work[ML_EVAL_WORK(MOELAB_MAX_K)];
     double f[FIT_BLOCK], rv[FIT_BLOCK];
     double dz[MOELAB_MAX_K], du[MOELAB_MAX_K];
-    double *Jt = malloc(FIT_BLOCK * p * sizeof(double)), *C = malloc(FIT_BLOCK * T * sizeof(double));
-    if (!Jt || !C) {
+    const int cached = cacheJ && cacheC;
+    double *Jb = cached ? NULL : malloc(FIT_BLOCK * p * sizeof(double));
+    double *Cb = cached ? NULL : malloc(FIT_BLOCK * T * sizeof(double));
+    if (!cached && (!Jb || !Cb)) {
 #pragma omp atomic write
       nomem = 1;
-      free(Jt);
-      free(C);
+      free(Jb);
+      free(Cb);
       continue;
     }
     memset(a, 0, p * sizeof(double));
     for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
       size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
       const double *Xb = P->X + r0 * d;
-      ml_eval_rows2(&P->s, theta, Xb, m, f, Jt, p, C, T, work);
+      const double *Jt, *C;
+      if (cached) { /* rows of the last Jacobian pass at this θ (weighted rows: √w J) */
+        Jt = cacheJ + r0 * p;
+        C = cacheC + r0 * T;
+      } else {
+        ml_eval_rows2(&P->s, theta, Xb, m, f, Jb, p, Cb, T, work);
+        Jt = Jb;
+        C = Cb;
+      }
       for (size_t r = 0; r < m; r++) {
         const double *x = Xb + r * d, *cr = C + r * T;
         for (size_t i = 0; i < k; i++) {
@@ -330,12 +347,13 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
             fvv += cr[ml_hess_uu(&P->s, i)] * du[i] * du[i];
           }
         }
-        rv[r] = P->w ? P->w[r0 + r] * fvv : fvv;
+        /* J_ᵀ w f_vv: cached rows already carry √w */
+        rv[r] = P->w ? (cached ? sqrt(P->w[r0 + r]) : P->w[r0 + r]) * fvv : fvv;
       }
       cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)m, (blasint)p, 1.0, Jt, (blasint)p, rv, 1, 1.0, a, 1);
     }
-    free(Jt);
-    free(C);
+    free(Jb);
+    free(Cb);
   }
   if (nomem) return MOELAB_ENOMEM;
   memset(tmp, 0, p * sizeof(double));
@@ -350,7 +368,7 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
 /* ------------------------------------------------------------ LM engine */
 
 typedef struct lm_ws {
-  double *theta, *H, *g, *H2, *g2, *A, *D, *step, *trial, *rhs, *acc, *tmp, *theta0, *vt, *av;
+  double *theta, *H, *g, *H2, *g2, *cJ, *cC, *cJ2, *cC2, *A, *D, *step, *trial, *rhs, *acc, *tmp, *theta0, *vt, *av;
   size_t *free_idx;
   unsigned char *held; /* 1: held at a bound this iteration */
 } lm_ws;
@@ -371,6 +389,10 @@ static void lm_ws_free(lm_ws *w) {
   free(w->theta0);
   free(w->H2);
   free(w->g2);
+  free(w->cJ);
+  free(w->cC);
+  free(w->cJ2);
+  free(w->cC2);
   free(w->vt);
   free(w->av);
   memset(w, 0, sizeof *w);
@@ -394,6 +416,19 @@ static int lm_ws_alloc(const fit_problem *P, lm_ws *w) {
   w->theta0 = ml_alloc(p, sizeof(double));
   w->H2 = ml_alloc(np * np, sizeof(double));
   w->g2 = ml_alloc(np, sizeof(double));
+  if (P->use_cache) {
+    w->cJ = ml_alloc(P->n * p, sizeof(double));
+    w->cC = ml_alloc(P->n * P->T, sizeof(double));
+    w->cJ2 = ml_alloc(P->n * p, sizeof(double));
+    w->cC2 = ml_alloc(P->n * P->T, sizeof(double));
+    if (!w->cJ || !w->cC || !w->cJ2 || !w->cC2) { /* no room: run without the cache */
+      free(w->cJ);
+      free(w->cC);
+      free(w->cJ2);
+      free(w->cC2);
+      w->cJ = w->cC = w->cJ2 = w->cC2 = NULL;
+    }
+  }
   w->vt = ml_alloc(p, sizeof(double));
   w->av = ml_alloc(np, sizeof(double));
   if (!w->theta0 || !w->H2 || !w->g2 || !w->vt || !w->av || !w->theta || !w->H || !w->g || !w->A || !w->D || !w->step || !w->trial || !w->rhs || !w->acc ||
@@ -507,7 +542,7 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   double sse;
   fit_phi_to_theta(P, phi, w->theta);
   double rowmax = 0.0;
-  if (accumulate(P, w->theta, &sse, w->H, w->g, &rowmax, w->acc, w->tmp)) return MOELAB_ENOMEM;
+  if (accumulate(P, w->theta, &sse, w->H, w->g, &rowmax, w->acc, w->tmp, w->cJ, w->cC)) return MOELAB_ENOMEM;
   if (!isfinite(sse) || !isfinite(norm2(w->g, np))) {
     info->sse = NAN;
     info->stop = MOELAB_STOP_NUMERIC;
@@ -595,7 +630,7 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
          * ‖a‖/‖v‖ <= 0.75 (GSL's lmaccel rule); ρ keeps the velocity's prediction */
         fit_phi_to_theta(P, phi, w->theta0);
         fit_phi_to_theta(P, w->step, w->vt);
-        if (accel_pass(P, w->theta0, w->vt, w->av, w->acc, w->tmp)) return MOELAB_ENOMEM;
+        if (accel_pass(P, w->theta0, w->vt, w->av, w->acc, w->tmp, w->cJ, w->cC)) return MOELAB_ENOMEM;
         size_t nf = 0;
         for (size_t j = 0; j < np; j++)
           if (!w->held[j]) w->rhs[nf++] = -w->av[j];
@@ -623,7 +658,8 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
        * and then H and g at the new point are already there */
       double sse_t, rowmax_t = 0.0;
       fit_phi_to_theta(P, w->trial, w->theta);
-      if (accumulate(P, w->theta, &sse_t, w->H2, w->g2, &rowmax_t, w->acc, w->tmp)) return MOELAB_ENOMEM;
+      if (accumulate(P, w->theta, &sse_t, w->H2, w->g2, &rowmax_t, w->acc, w->tmp, w->cJ2, w->cC2))
+        return MOELAB_ENOMEM;
       double actual = sse - sse_t;
       double rho = (isfinite(sse_t) && pred > 0 && actual > 0) ? actual / pred : -1.0;
 #ifdef ML_DEBUG_LM
@@ -641,6 +677,12 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         t1 = w->g;
         w->g = w->g2;
         w->g2 = t1;
+        t1 = w->cJ;
+        w->cJ = w->cJ2;
+        w->cJ2 = t1;
+        t1 = w->cC;
+        w->cC = w->cC2;
+        w->cC2 = t1;
         for (size_t j = 0; j < np; j++)
           if (w->H[j * np + j] > w->D[j]) w->D[j] = w->H[j * np + j];
         double t = 2.0 * rho - 1.0;
@@ -773,6 +815,9 @@ static int problem_setup(const moelab_data_view *data, const moelab_fit_options 
   P->gauge = opt->gate == MOELAB_GATE_SOFTMAX;
   P->np = P->s.p - (P->gauge ? 1 + P->d : 0);
   P->T = ml_hess_ntypes(&P->s);
+  /* keep the Jacobian rows of the last pass for the acceleration pass when they fit in 64 MiB
+   * (two copies: the current point and the trial) */
+  P->use_cache = opt->accel && P->n * (P->s.p + P->T) * 2 * sizeof(double) <= ((size_t)64 << 20);
   P->threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
   /* weights, scale and summary */
   double W = 0.0, ymean = 0.0;
@@ -1054,12 +1099,14 @@ int moelab_fit(const moelab_data_view *data, const moelab_fit_options *opt, moel
   st = moelab_model_new(opt->gate, opt->expert, opt->degree, P.d, opt->k, &m, err);
   if (st) goto out;
   fit_phi_to_theta(&P, phi, m->theta);
-  if (lm_ws_alloc(&P, &fin)) {
+  fit_problem Pfin = P;
+  Pfin.use_cache = 0;
+  if (lm_ws_alloc(&Pfin, &fin)) {
     st = ml_nomem(err);
     goto out;
   }
   double sse;
-  if (accumulate(&P, m->theta, &sse, fin.H, fin.g, NULL, fin.acc, fin.tmp)) {
+  if (accumulate(&P, m->theta, &sse, fin.H, fin.g, NULL, fin.acc, fin.tmp, NULL, NULL)) {
     st = ml_nomem(err);
     goto out;
   }

@@ -31,6 +31,7 @@ typedef struct fit_problem {
   size_t nchunks, chunk_rows;
   size_t T; /* second-order coefficient types (geodesic acceleration) */
   int threads;
+  int use_cache; /* keep J and the second-order coefficients of the last pass (n × (p + T), twice) */
   fit_summary sum;
 } fit_problem;
 

@@ -26,7 +26,7 @@ expect() {
   fi
 }
 
-cp "$src/studies/models/example-sigmoid-relu.json" m.json
+cp "$src/examples/model-sigmoid-relu.json" m.json
 
 # help and version
 expect 0 "" -- "$moelab" --help
