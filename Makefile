@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 OUT ?= results
 
-.PHONY: all deps configure build test reproduce asan clean
+.PHONY: all deps configure build test reproduce reproduce-full asan clean
 
 all: build
 
@@ -22,8 +22,13 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# The main job: every study preset on its quick grid, then one report (moelab reproduce --quick).
+# The full study (40 replicates, n = 1e3..1e5): make reproduce-full.
 reproduce: build
-	@bash scripts/reproduce.sh $(BUILD)/moelab $(OUT)
+	@./$(BUILD)/moelab reproduce --quick --out $(OUT)
+
+reproduce-full: build
+	@./$(BUILD)/moelab reproduce --out $(OUT)-full
 
 # The tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps

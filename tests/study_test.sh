@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Study tests: a miniature study end to end (structure of the summary), the
+# same results for 1 and 2 threads, kill -9 at random moments then --resume
+# gives the results of an uninterrupted run (10 times), SIGINT exits 130 with
+# a resume hint, a known-good configuration has the theoretical slope, and bad
+# study files are refused with file, line and field.
+set -u
+moelab=$1
+src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+mini=$src/tests/studies/mini.json
+export MOELAB_STUDIES=$src/studies
+
+sorted() { sort "$1"; }
+
+# ---- end to end, one thread
+"$moelab" study "$mini" --out a --threads 1 --no-figures >/dev/null 2>err.txt || fail "mini study failed: $(cat err.txt)"
+[ -f a/results.csv ] && [ -f a/summary.csv ] && [ -f a/summary.md ] || fail "missing outputs"
+rows=$(($(wc -l < a/results.csv) - 1))
+# 3 sizes x 3 replicates x (sigmoid, softmax matched + softmax same-data)
+[ "$rows" = 27 ] || fail "results.csv has $rows rows, want 27"
+head -1 a/summary.csv | grep -q "^preset,protocol,gate,regime,expert,class,quantity,slope,ci_low,ci_high,lambda,prefers,theory,verdict" \
+  || fail "summary.csv header: $(head -1 a/summary.csv)"
+awk -F, 'NR > 1 && ($13 != "n^-1/2" && $13 != "n^-1/4" && $13 != "1/log n") {bad=1} NR > 1 && ($14 != "agrees" && $14 != "disagrees") {bad=1} END {exit bad}' a/summary.csv \
+  || fail "summary.csv has a theory or verdict outside the allowed values"
+grep -q ",expert_rate," a/summary.csv || fail "no expert_rate rows"
+for g in "matched,sigmoid" "matched,softmax" "same-data,softmax"; do
+  grep -q "^mini,$g,.*,expert_rate," a/summary.csv || fail "no expert_rate row for $g"
+done
+grep -q "^## Sample efficiency" a/summary.md || fail "summary.md lacks the sample efficiency"
+ls a/figures/mini-matched.gp a/figures/mini-matched.dat >/dev/null 2>&1 || fail "figure scripts missing"
+ls a/references/*.json >/dev/null 2>&1 || fail "reference measures not saved"
+
+# ---- the same results with 2 threads
+"$moelab" study "$mini" --out b --threads 2 --no-figures >/dev/null 2>&1 || fail "mini study (2 threads) failed"
+cmp -s <(sorted a/results.csv) <(sorted b/results.csv) || fail "results differ between 1 and 2 threads"
+
+# ---- results exist: refuse without --resume; --resume of a complete run does nothing
+"$moelab" study "$mini" --out a --no-figures >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "resume" err.txt || fail "rerun into a results directory was not refused"
+"$moelab" study "$mini" --out a --resume --no-figures >/dev/null 2>&1 || fail "resume of a complete run failed"
+cmp -s <(sorted a/results.csv) <(sorted b/results.csv) || fail "resume of a complete run changed the results"
+# another study's results are refused
+"$moelab" study "$mini" --quick --out a --resume --no-figures >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "another study" err.txt || fail "results of another study were not refused: $(cat err.txt)"
+
+# ---- kill -9 at random moments, then --resume: the results of an uninterrupted run, no partial rows
+for i in $(seq 1 10); do
+  rm -rf k
+  "$moelab" study "$mini" --out k --threads 2 --no-figures >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$((RANDOM % 9 + 1))"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  if [ -f k/results.csv ]; then
+    # a row cut short must never be read back: every complete line has the header's field count
+    nf=$(head -1 k/results.csv | awk -F, '{print NF}')
+    "$moelab" study "$mini" --out k --threads 2 --resume --no-figures >/dev/null 2>err.txt || fail "resume $i failed: $(cat err.txt)"
+    awk -F, -v nf="$nf" 'NF != nf {bad=1} END {exit bad}' k/results.csv || fail "resume $i: a row with a wrong field count"
+  else
+    "$moelab" study "$mini" --out k --threads 2 --resume --no-figures >/dev/null 2>&1 || fail "resume $i (nothing written) failed"
+  fi
+  cmp -s <(sorted a/results.csv) <(sorted k/results.csv) || fail "kill/resume $i: results differ from the uninterrupted run"
+done
+
+# ---- a known-good configuration: the regression function converges at n^-1/2
+"$moelab" study "$src/tests/studies/regression.json" --out r --threads 1 --no-figures >/dev/null 2>&1 || fail "regression study failed"
+line=$(grep "^regression,matched,sigmoid,.*,l2_truth," r/summary.csv)
+echo "$line" | awk -F, '{exit !($9 <= -0.5 && -0.5 <= $10)}' || fail "regression slope interval excludes -1/2: $line"
+echo "$line" | grep -q ",agrees," || fail "regression verdict: $line"
+
+# ---- SIGINT: stops after the fits in flight, exit 130, a resume hint; the resumed run is the full run
+rm -rf s
+"$moelab" study "$src/tests/studies/regression.json" --out s --threads 1 --no-figures >/dev/null 2>err.txt &
+pid=$!
+sleep 0.4
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" = 130 ] || fail "SIGINT: exit $rc, want 130"
+grep -q "resume with: moelab study" err.txt || fail "SIGINT: no resume hint: $(cat err.txt)"
+done_rows=$(($(wc -l < s/results.csv) - 1))
+total_rows=$(($(wc -l < r/results.csv) - 1))
+[ "$done_rows" -lt "$total_rows" ] || fail "SIGINT did not stop the study early ($done_rows of $total_rows fits)"
+"$moelab" study "$src/tests/studies/regression.json" --out s --resume --no-figures >/dev/null 2>&1 || fail "resume after SIGINT failed"
+cmp -s <(sorted r/results.csv) <(sorted s/results.csv) || fail "SIGINT/resume: results differ"
+
+# ---- bad study files: exit 2, file:line: field
+printf '{"name": "x", "truth": {"gate": "sigmoid", "expert": "relu", "d": 1,\n "atoms": [{"beta0": 0, "beta1": [0], "eta": [1]}]}}\n' > bad1.json
+"$moelab" study bad1.json --out z >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "bad1.json:2: field 'truth.atoms\[0\].eta'" err.txt || fail "bad1: $(cat err.txt)"
+sed 's/"regime": 2/"regime": 3/' "$mini" > bad2.json
+"$moelab" study bad2.json --out z >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "field 'regime'" err.txt || fail "bad2: $(cat err.txt)"
+sed 's/"k": 3/"k": 1/' "$mini" > bad3.json
+"$moelab" study bad3.json --out z >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "field 'k'" err.txt || fail "bad3: $(cat err.txt)"
+sed 's/"replicates": 3/"replicate": 3/' "$mini" > bad4.json
+"$moelab" study bad4.json --out z >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "field 'replicate': unknown study member" err.txt || fail "bad4: $(cat err.txt)"
+"$moelab" study no-such-preset --out z >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "no such study file or preset" err.txt || fail "missing preset: $(cat err.txt)"
+"$moelab" study --list > list.txt && grep -q "gelu-regime1" list.txt || fail "--list does not show the presets"
+
+echo "study tests: $fails failed" >&2
+[ "$fails" -eq 0 ]
