@@ -16,7 +16,7 @@
  * (bench_fit --help explains them).
  */
 #include "bench_common.h"
-#include "fit_internal.h"
+#include "bench_wrap.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -25,89 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <lapacke.h>
-
 #define MAX_REPS 15
 #define SYRK_BLOCKS 8 /* J buffer of the dsyrk loop: 8 blocks, cycled (stays in L2 as in the fit) */
 
 static int no_fork = 0;
-
-/*
- * Where an iteration's time goes: this program is linked with
- * -Wl,--wrap=SYMBOL for the kernels, dsyrk, dgemv and the Cholesky calls, so
- * the library's calls to them pass through the counters below (switched on
- * for one extra, untimed fit per case).
- */
-typedef struct prof {
-  int on;
-  double rows_f, rows_j, rows_j2; /* rows evaluated: f only, f + J, f + J + second order */
-  double t_eval, t_eval2, t_syrk, t_gemv, t_lapack;
-} prof;
-static prof PR;
-
-void __real_ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                         size_t ldj, double *G, double *H, double *work);
-void __wrap_ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                         size_t ldj, double *G, double *H, double *work) {
-  if (!PR.on) {
-    __real_ml_eval_rows(s, theta, X, n, f, J, ldj, G, H, work);
-    return;
-  }
-  double t0 = bench_now();
-  __real_ml_eval_rows(s, theta, X, n, f, J, ldj, G, H, work);
-  PR.t_eval += bench_now() - t0;
-  if (J)
-    PR.rows_j += (double)n;
-  else
-    PR.rows_f += (double)n;
-}
-void __real_ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                          size_t ldj, double *C, size_t ldc, double *work);
-void __wrap_ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                          size_t ldj, double *C, size_t ldc, double *work) {
-  if (!PR.on) {
-    __real_ml_eval_rows2(s, theta, X, n, f, J, ldj, C, ldc, work);
-    return;
-  }
-  double t0 = bench_now();
-  __real_ml_eval_rows2(s, theta, X, n, f, J, ldj, C, ldc, work);
-  PR.t_eval2 += bench_now() - t0;
-  PR.rows_j2 += (double)n;
-}
-void __real_cblas_dsyrk(enum CBLAS_ORDER o, enum CBLAS_UPLO u, enum CBLAS_TRANSPOSE t, blasint n, blasint k,
-                        double alpha, const double *A, blasint lda, double beta, double *C, blasint ldc);
-void __wrap_cblas_dsyrk(enum CBLAS_ORDER o, enum CBLAS_UPLO u, enum CBLAS_TRANSPOSE t, blasint n, blasint k,
-                        double alpha, const double *A, blasint lda, double beta, double *C, blasint ldc) {
-  double t0 = PR.on ? bench_now() : 0.0;
-  __real_cblas_dsyrk(o, u, t, n, k, alpha, A, lda, beta, C, ldc);
-  if (PR.on) PR.t_syrk += bench_now() - t0;
-}
-void __real_cblas_dgemv(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE t, blasint m, blasint n, double alpha,
-                        const double *A, blasint lda, const double *x, blasint incx, double beta, double *y,
-                        blasint incy);
-void __wrap_cblas_dgemv(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE t, blasint m, blasint n, double alpha,
-                        const double *A, blasint lda, const double *x, blasint incx, double beta, double *y,
-                        blasint incy) {
-  double t0 = PR.on ? bench_now() : 0.0;
-  __real_cblas_dgemv(o, t, m, n, alpha, A, lda, x, incx, beta, y, incy);
-  if (PR.on) PR.t_gemv += bench_now() - t0;
-}
-lapack_int __real_LAPACKE_dpotrf(int layout, char uplo, lapack_int n, double *a, lapack_int lda);
-lapack_int __wrap_LAPACKE_dpotrf(int layout, char uplo, lapack_int n, double *a, lapack_int lda) {
-  double t0 = PR.on ? bench_now() : 0.0;
-  lapack_int r = __real_LAPACKE_dpotrf(layout, uplo, n, a, lda);
-  if (PR.on) PR.t_lapack += bench_now() - t0;
-  return r;
-}
-lapack_int __real_LAPACKE_dpotrs(int layout, char uplo, lapack_int n, lapack_int nrhs, const double *a, lapack_int lda,
-                                 double *b, lapack_int ldb);
-lapack_int __wrap_LAPACKE_dpotrs(int layout, char uplo, lapack_int n, lapack_int nrhs, const double *a, lapack_int lda,
-                                 double *b, lapack_int ldb) {
-  double t0 = PR.on ? bench_now() : 0.0;
-  lapack_int r = __real_LAPACKE_dpotrs(layout, uplo, n, nrhs, a, lda, b, ldb);
-  if (PR.on) PR.t_lapack += bench_now() - t0;
-  return r;
-}
 
 static void one_thread(void) {
   omp_set_num_threads(1);
