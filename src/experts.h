@@ -31,14 +31,9 @@ static inline double ml_ipow(double u, int p) {
  */
 static inline void ml_activation(moelab_expert e, int degree, double u, double *h, double *dh) {
   switch (e) {
-  case MOELAB_EXPERT_RELU:
-    if (u > 0) {
-      *h = u;
-      *dh = 1.0;
-    } else {
-      *h = 0.0;
-      *dh = 0.0;
-    }
+  case MOELAB_EXPERT_RELU: /* branch-free: the sign of u follows the data */
+    *h = ml_select(u > 0, u, 0.0);
+    *dh = ml_select(u > 0, 1.0, 0.0);
     return;
   case MOELAB_EXPERT_GELU: {
     double Phi = 0.5 * erfc(-u * ML_SQRT1_2);
