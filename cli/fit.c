@@ -24,6 +24,7 @@ static const cli_opt opts[] = {
      "model:FILE start: every parameter moves by S*max(|value|, 1)*N(0,1), on each restart's own stream."},
     {"split", 0, "I,J,...", "the heaviest atom each time",
      "model:FILE start with a larger k: indices of the atoms to split, in order."},
+    {"split-fraction", 0, "F", "0.5", "model:FILE start: the weight fraction of the first copy of a split atom."},
     {"restarts", 'r', "R", "1", "Independent starts; the smallest objective wins."},
     {"threads", 't', "T", "0 (all cores)", "OpenMP threads; the result does not depend on it."},
     {"seed", 's', "S", "0", "Seed: restart r draws from the random stream (S, r)."},
@@ -138,6 +139,7 @@ static int run(const cli_command *cmd, int argc, char **argv) {
       (rc = cli_get_size(C, &a, "max-iter", 0, 100000000, &max_iter)) ||
       (rc = cli_get_size(C, &a, "folds", 2, 1000, &folds)) || (rc = cli_get_u64(C, &a, "seed", &seed)) ||
       (rc = cli_get_double(C, &a, "perturb", 0, 1e6, &o.perturb)) ||
+      (rc = cli_get_double(C, &a, "split-fraction", 1e-9, 1 - 1e-9, &o.split_fraction)) ||
       (rc = cli_get_double(C, &a, "gtol", 0, 1, &o.gtol)) || (rc = cli_get_double(C, &a, "dtol", 0, 1, &o.dtol)) || (rc = cli_get_double(C, &a, "ftol", 0, 1, &o.ftol)) ||
       (rc = cli_get_double(C, &a, "xtol", 0, 1, &o.xtol)) || (rc = cli_get_double(C, &a, "stat-tol", 0, 1e6, &o.stat_tol)) ||
       (rc = cli_get_range(C, &a, "box-beta0", &o.box.beta0_lo, &o.box.beta0_hi)) ||

@@ -423,6 +423,7 @@ typedef struct moelab_fit_options {
   const size_t *split;            /* MOELAB_INIT_MODEL with k > the start's k: the atoms to split, in order
                                      (indices into the growing list); NULL: split the heaviest atom each time */
   size_t nsplit;
+  double split_fraction;          /* the weight fraction of the first copy of a split atom (default 1/2) */
   int compute_se;                 /* standard errors from σ̂² (JᵀJ)⁻¹ (default 1) */
   double se_rcond_min;            /* JᵀJ (unit-diagonal scaled) counts as singular below this rcond (1e-12) */
   const volatile sig_atomic_t *stop_flag; /* optional: when *stop_flag != 0 the fit stops (interrupted) */
@@ -622,6 +623,7 @@ typedef struct moelab_reference_options {
   moelab_box box;
   moelab_ref_rule rule;
   double perturb;        /* of the split start (default 0.1) */
+  double split_fraction; /* weight fraction of the first copy of a split atom (default 1/2) */
   const size_t *split;   /* atoms to split (NULL: the heaviest each time) */
   size_t nsplit;
   size_t restarts;       /* default 8 */

@@ -60,6 +60,7 @@ void moelab_fit_options_init(moelab_fit_options *opt) {
   opt->k = 2;
   opt->init = MOELAB_INIT_RANDOM;
   opt->perturb = 0.1;
+  opt->split_fraction = 0.5;
   opt->restarts = 1;
   opt->threads = 0;
   opt->max_iter = 1000;
@@ -781,6 +782,8 @@ static int problem_setup(const moelab_data_view *data, const moelab_fit_options 
   if (opt->restarts < 1) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "restarts", "restarts must be >= 1");
   if (!(opt->gtol >= 0) || !(opt->dtol >= 0) || !(opt->ftol >= 0) || !(opt->xtol >= 0) || !(opt->stat_tol >= 0))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "tol", "tolerances must be >= 0");
+  if (!(opt->split_fraction >= 0 && opt->split_fraction < 1))
+    return ml_fail(err, MOELAB_EINVAL, NULL, 0, "split_fraction", "the split fraction must be in (0, 1)");
   if (!(opt->perturb >= 0) || !isfinite(opt->perturb))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "perturb", "perturb must be finite and >= 0");
   int st = check_box(&opt->box, err);

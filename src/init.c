@@ -18,8 +18,10 @@
  *   σ(γ (m_i - m̄)ᵀ(x - (m_i + m̄)/2)) with m̄ the centroid of all rows.
  * model: the given model; while it has fewer than k atoms, the atom chosen by
  *   `split` (default: the heaviest, weight σ(β0) or exp(β0)) becomes two
- *   copies whose weights add up to the original (sigmoid: σ(β0') = σ(β0)/2;
- *   softmax: β0' = β0 - log 2), the copy placed right after the original.
+ *   copies whose weights add up to the original, the first copy carrying the
+ *   fraction f = split_fraction (default 1/2) of it and the second 1 - f
+ *   (sigmoid: σ(β0') = f σ(β0); softmax: β0' = β0 + log f), the second copy
+ *   placed right after the original.
  *   Then every parameter moves by perturb · max(|θ_j|, 1) · z_j, z_j ~ N(0, 1).
  * Every start is clamped into Θ (and, for softmax, moved to the gauge).
  */
@@ -309,15 +311,20 @@ int fit_init_from_model(const fit_problem *P, const moelab_fit_options *opt, gsl
     }
     memmove(theta + (at + 2) * stride, theta + (at + 1) * stride, (have - at - 1) * stride * sizeof(double));
     memcpy(theta + (at + 1) * stride, theta + at * stride, stride * sizeof(double));
-    double b0 = theta[at * stride], nb0;
-    if (opt->gate == MOELAB_GATE_SIGMOID) {
-      double half = 0.5 / (1.0 + exp(-b0));
-      nb0 = log(half / (1.0 - half));
-    } else {
-      nb0 = b0 - log(2.0);
+    /* the copies carry the fractions f and 1 - f of the atom's weight */
+    double b0 = theta[at * stride], f = opt->split_fraction > 0 && opt->split_fraction < 1 ? opt->split_fraction : 0.5;
+    double nb[2];
+    for (int c = 0; c < 2; c++) {
+      double frac = c == 0 ? f : 1.0 - f;
+      if (opt->gate == MOELAB_GATE_SIGMOID) {
+        double part = frac / (1.0 + exp(-b0));
+        nb[c] = log(part / (1.0 - part));
+      } else {
+        nb[c] = b0 + log(frac);
+      }
     }
-    theta[at * stride] = nb0;
-    theta[(at + 1) * stride] = nb0;
+    theta[at * stride] = nb[0];
+    theta[(at + 1) * stride] = nb[1];
     have++;
   }
   if (opt->perturb > 0)

@@ -29,6 +29,7 @@ void moelab_reference_options_init(moelab_reference_options *opt) {
   opt->box.beta0_hi = opt->box.beta1_hi = opt->box.eta_hi = 10.0;
   opt->rule = MOELAB_REF_LOCAL;
   opt->perturb = 0.1;
+  opt->split_fraction = 0.5;
   opt->restarts = 8;
   opt->nodes = 16;
   opt->pieces = 64;
@@ -134,6 +135,7 @@ int moelab_reference(const moelab_model *truth, const moelab_reference_options *
     fo.init = MOELAB_INIT_MODEL;
     fo.init_model = truth;
     fo.perturb = opt->perturb;
+    fo.split_fraction = opt->split_fraction > 0 ? opt->split_fraction : 0.5;
     fo.split = opt->split;
     fo.nsplit = opt->nsplit;
     st = moelab_fit(&v, &fo, &best, &best_rep, err);

@@ -75,6 +75,7 @@ int moelab_fit_report_json(const moelab_fit_report *r, const moelab_fit_options 
       cJSON_AddNumberToObject(op, "k", (double)opt->k);
       cJSON_AddStringToObject(op, "init", init_name(opt->init));
       cJSON_AddNumberToObject(op, "perturb", opt->perturb);
+      cJSON_AddNumberToObject(op, "split_fraction", opt->split_fraction > 0 ? opt->split_fraction : 0.5);
       cJSON_AddNumberToObject(op, "restarts", (double)opt->restarts);
       cJSON_AddNumberToObject(op, "seed", (double)opt->seed);
       cJSON_AddNumberToObject(op, "stream_base", (double)opt->stream_base);

@@ -256,6 +256,7 @@ static int study_from_json(const ml_jctx *c, const cJSON *root, moelab_study *s)
   s->stat_tol = 1e-3;
   s->init = MOELAB_INIT_MODEL;
   s->perturb = 0.1;
+  s->split_fraction = 0.5;
   s->box.beta0_lo = s->box.beta1_lo = s->box.eta_lo = -10;
   s->box.beta0_hi = s->box.beta1_hi = s->box.eta_hi = 10;
   s->ref_rule = MOELAB_REF_LOCAL;
@@ -278,6 +279,10 @@ static int study_from_json(const ml_jctx *c, const cJSON *root, moelab_study *s)
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(v, "perturb");
     if (pp && ((st = ml_j_get_number(c, pp, "init.perturb", &s->perturb)) || s->perturb < 0))
       return st ? st : ml_jfail(c, MOELAB_EINVAL, "init.perturb", "must be >= 0");
+    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(v, "split_fraction");
+    if (sf && ((st = ml_j_get_number(c, sf, "init.split_fraction", &s->split_fraction)) ||
+               !(s->split_fraction > 0 && s->split_fraction < 1)))
+      return st ? st : ml_jfail(c, MOELAB_EINVAL, "init.split_fraction", "must be in (0, 1)");
     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(v, "split");
     if (sp) {
       if (!cJSON_IsArray(sp)) return ml_jfail(c, MOELAB_EPARSE, "init.split", "expected a list of atom indices");
@@ -291,10 +296,11 @@ static int study_from_json(const ml_jctx *c, const cJSON *root, moelab_study *s)
       }
     }
     for (const cJSON *e = v->child; e; e = e->next)
-      if (strcmp(e->string, "rule") && strcmp(e->string, "perturb") && strcmp(e->string, "split")) {
+      if (strcmp(e->string, "rule") && strcmp(e->string, "perturb") && strcmp(e->string, "split") &&
+          strcmp(e->string, "split_fraction")) {
         char p[96];
         snprintf(p, sizeof p, "init.%s", e->string);
-        return ml_jfail(c, MOELAB_EPARSE, p, "unknown member (expected rule, perturb, split)");
+        return ml_jfail(c, MOELAB_EPARSE, p, "unknown member (expected rule, perturb, split, split_fraction)");
       }
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "box")) && (st = read_box(c, v, &s->box))) return st;
@@ -519,6 +525,7 @@ static int study_gbar(const moelab_study *s, const moelab_model *truth_g, moelab
   ro.box = s->box;
   ro.rule = s->ref_rule;
   ro.perturb = s->perturb;
+  ro.split_fraction = s->split_fraction;
   ro.split = s->nsplit ? s->split : NULL;
   ro.nsplit = s->nsplit;
   ro.restarts = s->ref_restarts;
@@ -529,9 +536,9 @@ static int study_gbar(const moelab_study *s, const moelab_model *truth_g, moelab
   int st = moelab_model_to_string(truth_g, &tt, err);
   if (st) return st;
   char opts[512];
-  snprintf(opts, sizeof opts, "%zu|%d|%.17g,%.17g,%.17g,%.17g,%.17g,%.17g|%d|%.17g|%zu|%llu", ro.k, (int)gate,
+  snprintf(opts, sizeof opts, "%zu|%d|%.17g,%.17g,%.17g,%.17g,%.17g,%.17g|%d|%.17g|%.17g|%zu|%llu", ro.k, (int)gate,
            ro.box.beta0_lo, ro.box.beta0_hi, ro.box.beta1_lo, ro.box.beta1_hi, ro.box.eta_lo, ro.box.eta_hi,
-           (int)ro.rule, ro.perturb, ro.restarts, (unsigned long long)ro.seed);
+           (int)ro.rule, ro.perturb, ro.split_fraction, ro.restarts, (unsigned long long)ro.seed);
   uint64_t h = fnv1a(tt, strlen(tt), 0xcbf29ce484222325ULL);
   h = fnv1a(opts, strlen(opts), h);
   for (size_t i = 0; i < s->nsplit; i++) h = fnv1a((const char *)&s->split[i], sizeof s->split[i], h);
@@ -702,6 +709,7 @@ static void run_task(const moelab_study *s, const curve *c, const study_task *t,
     o.init = s->init;
     o.init_model = s->init == MOELAB_INIT_MODEL ? c->start : NULL;
     o.perturb = s->perturb;
+    o.split_fraction = s->split_fraction;
     if (c->start && c->start->k < s->k && s->nsplit) {
       o.split = s->split;
       o.nsplit = s->nsplit;

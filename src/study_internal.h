@@ -30,7 +30,7 @@ struct moelab_study {
   size_t nn;
   size_t replicates;
   moelab_init init;
-  double perturb;
+  double perturb, split_fraction;
   size_t split[MOELAB_MAX_K];
   size_t nsplit;
   size_t restarts, max_iter;
