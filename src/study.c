@@ -466,21 +466,7 @@ size_t moelab_study_ntasks(const moelab_study *s) {
 
 /* ------------------------------------------------------------- curves */
 
-/* What every task of one (protocol, gate) needs. */
-typedef struct curve {
-  int protocol;
-  moelab_gate gate;
-  moelab_model *data;   /* the model the data come from */
-  moelab_model *truth;  /* G* with this gate (NULL in same-data for the other gate) */
-  moelab_model *start;  /* the fits' start */
-  moelab_model *ref;    /* the reference of the losses: G* or Ḡ (borrowed from truth or owned gbar) */
-  moelab_model *gbar;   /* owned when computed */
-  int lbar_rate;        /* the expert rate is L̄ (Ḡ = G* plus switched-off atoms) */
-  double gbar_distance, gbar_rel;
-  size_t gbar_off;
-} curve;
-
-static void curve_free(curve *c) {
+void study_curve_free(study_curve *c) {
   if (!c) return;
   if (c->data != c->truth) moelab_model_free(c->data);
   moelab_model_free(c->truth);
@@ -497,7 +483,7 @@ static moelab_model *with_gate(const moelab_model *m, moelab_gate g, moelab_erro
   return c;
 }
 
-static int mkdir_p(const char *path, moelab_error *err) {
+int study_mkdir_p(const char *path, moelab_error *err) {
   char buf[4096];
   size_t n = strlen(path);
   if (n >= sizeof buf) return ml_fail(err, MOELAB_EIO, path, 0, NULL, "path too long");
@@ -517,7 +503,7 @@ static int mkdir_p(const char *path, moelab_error *err) {
 
 /* Ḡ for (gate) of the study's data model, cached in out/references/. */
 static int study_gbar(const moelab_study *s, const moelab_model *truth_g, moelab_gate gate, const char *out_dir,
-                      const char *tag, int threads, curve *c, moelab_error *err) {
+                      const char *tag, int threads, study_curve *c, moelab_error *err) {
   moelab_reference_options ro;
   moelab_reference_options_init(&ro);
   ro.k = s->k;
@@ -545,7 +531,7 @@ static int study_gbar(const moelab_study *s, const moelab_model *truth_g, moelab
   free(tt);
   char dir[4096], path[4200];
   snprintf(dir, sizeof dir, "%s/references", out_dir);
-  if ((st = mkdir_p(dir, err))) return st;
+  if ((st = study_mkdir_p(dir, err))) return st;
   snprintf(path, sizeof path, "%s/%s-%016llx.json", dir, tag, (unsigned long long)h);
   moelab_model *g = NULL;
   if (access(path, R_OK) == 0 && moelab_model_read_file(path, &g, NULL) == MOELAB_OK && g->extra) {
@@ -606,8 +592,8 @@ fail:
   return st;
 }
 
-static int curve_setup(const moelab_study *s, int protocol, moelab_gate gate, const char *out_dir, int threads,
-                       curve *c, moelab_error *err) {
+int study_curve_setup(const moelab_study *s, int protocol, moelab_gate gate, const char *out_dir, int threads,
+                       study_curve *c, moelab_error *err) {
   memset(c, 0, sizeof *c);
   c->protocol = protocol;
   c->gate = gate;
@@ -660,7 +646,7 @@ static int has_canonical(const moelab_study *s) {
          (e == MOELAB_EXPERT_POLY && s->truth->degree == 1);
 }
 
-static void results_header(const moelab_study *s, char *row) {
+void study_results_header(const moelab_study *s, char *row) {
   size_t len = 0;
   row[0] = '\0';
   append(row, &len,
@@ -689,7 +675,7 @@ static uint64_t fit_stream(int protocol, moelab_gate gate, size_t ni, size_t rep
 }
 
 /* Runs one task into `row` (with its newline).  Failures become a row of NaN with the reason. */
-static void run_task(const moelab_study *s, const curve *c, const study_task *t, char *row) {
+void study_run_task(const moelab_study *s, const study_curve *c, const study_task *t, char *row) {
   size_t len = 0;
   row[0] = '\0';
   moelab_error err;
@@ -909,6 +895,13 @@ static int write_manifest(const moelab_study *s, const char *out_dir, size_t nta
           o->shard_count ? o->shard_count : 1, moelab_version());
   st = moelab_outfile_commit(of, err);
   moelab_outfile_free(of);
+  if (st) return st;
+  /* the study file itself, so that shards can be merged and summarised without it */
+  snprintf(path, sizeof path, "%s/study.json", out_dir);
+  if ((st = moelab_outfile_new(path, &of, err))) return st;
+  fwrite(s->text, 1, s->text_len, moelab_outfile_stream(of));
+  st = moelab_outfile_commit(of, err);
+  moelab_outfile_free(of);
   return st;
 }
 
@@ -969,7 +962,7 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
   if (!s || !o || !o->out_dir) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL argument");
   if (o->shard_count > 1 && o->shard_index >= o->shard_count)
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "shard", "shard %zu of %zu does not exist", o->shard_index, o->shard_count);
-  int st = mkdir_p(o->out_dir, err);
+  int st = study_mkdir_p(o->out_dir, err);
   if (st) return st;
   int exists = 0;
   if ((st = check_manifest(s, o->out_dir, o, &exists, err))) return st;
@@ -983,11 +976,11 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
   if (study_tasks(s, &tasks, &ntasks)) return ml_nomem(err);
   unsigned char *done = ml_zalloc(ntasks, 1), *mine = ml_alloc(ntasks, 1);
   const study_task **todo = ml_alloc(ntasks, sizeof *todo);
-  curve curves[4];
+  study_curve curves[4];
   memset(curves, 0, sizeof curves);
   FILE *rf = NULL, *tf = NULL;
   char header[ROW_MAX];
-  results_header(s, header);
+  study_results_header(s, header);
   if (!done || !mine || !todo) {
     st = ml_nomem(err);
     goto out;
@@ -1004,7 +997,7 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
   for (size_t i = 0; i < ntasks; i++) {
     int ci = (tasks[i].protocol == PROTO_SAME ? 2 : 0) + (tasks[i].gate == MOELAB_GATE_SOFTMAX);
     if (curves[ci].data || !mine[i] || done[i]) continue;
-    if ((st = curve_setup(s, tasks[i].protocol, tasks[i].gate, o->out_dir, threads, &curves[ci], err))) goto out;
+    if ((st = study_curve_setup(s, tasks[i].protocol, tasks[i].gate, o->out_dir, threads, &curves[ci], err))) goto out;
   }
   size_t ntodo = 0, skipped = 0;
   double cost_todo = 0;
@@ -1052,7 +1045,7 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
       continue;
     }
     double ts = now_s();
-    run_task(s, &curves[ci], t, row);
+    study_run_task(s, &curves[ci], t, row);
     double secs = now_s() - ts;
 #pragma omp critical(study_write)
     {
@@ -1086,7 +1079,7 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
 out:
   if (rf) fclose(rf);
   if (tf) fclose(tf);
-  for (int i = 0; i < 4; i++) curve_free(&curves[i]);
+  for (int i = 0; i < 4; i++) study_curve_free(&curves[i]);
   free(tasks);
   free(done);
   free(mine);

@@ -61,6 +61,36 @@ const char *study_theory(const moelab_study *s, moelab_gate gate, int protocol, 
 const char *study_class_name(study_class c);
 const char *study_protocol_name(int protocol);
 
+/* What every task of one (protocol, gate) needs. */
+typedef struct study_curve {
+  int protocol;
+  moelab_gate gate;
+  moelab_model *data;   /* the model the data come from */
+  moelab_model *truth;  /* G* with this gate (NULL in same-data for the other gate) */
+  moelab_model *start;  /* the fits' start */
+  moelab_model *ref;    /* the reference of the losses: G* or Ḡ (borrowed from truth or owned gbar) */
+  moelab_model *gbar;   /* owned when computed */
+  int lbar_rate;        /* the expert rate is L̄ (Ḡ = G* plus switched-off atoms) */
+  double gbar_distance, gbar_rel;
+  size_t gbar_off;
+} study_curve;
+
+/* The curve of (protocol, gate): its data model, truth, start and reference (Ḡ computed or read from
+ * out_dir/references/).  Errors: as moelab_reference, MOELAB_EIO. */
+int study_curve_setup(const moelab_study *s, int protocol, moelab_gate gate, const char *out_dir, int threads,
+                      study_curve *c, moelab_error *err);
+void study_curve_free(study_curve *c);
+/* Runs one task into row (ROW_MAX bytes, with its newline); a failed fit gives a row of NaN and the reason. */
+#define STUDY_ROW_MAX 8192
+void study_run_task(const moelab_study *s, const study_curve *c, const study_task *t, char *row);
+/* The header line of results.csv (with its newline) into row (STUDY_ROW_MAX bytes). */
+void study_results_header(const moelab_study *s, char *row);
+/* The curve index of a task: 0 matched/sigmoid, 1 matched/softmax, 2 same-data/sigmoid, 3 same-data/softmax. */
+static inline int study_curve_index(const study_task *t) {
+  return (t->protocol == PROTO_SAME ? 2 : 0) + (t->gate == MOELAB_GATE_SOFTMAX);
+}
+int study_mkdir_p(const char *path, moelab_error *err);
+
 /* Column name of loss i ("loss_D1", "loss_D2_1.5", ...). */
 void study_loss_column(const moelab_loss_spec *spec, char *buf, size_t size);
 
