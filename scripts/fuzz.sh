@@ -8,7 +8,7 @@
 #
 # Each target starts from its seed corpus fuzz/corpus/<target>/ (read only)
 # and from build-fuzz/corpus/<target>/, where the inputs it finds are kept for
-# the next run.  A failing input is written to build-fuzz/artifacts/<target>/;
+# the next run; fuzz/<target>.dict, when present, is its dictionary.  A failing input is written to build-fuzz/artifacts/<target>/;
 # reproduce it with `build-fuzz/fuzz/<target> FILE`, fix the bug, and add the
 # file to fuzz/corpus/<target>/ as a regression case.
 # Environment: BUILD_FUZZ (build directory, default build-fuzz), JOBS.
@@ -46,9 +46,11 @@ for t in "${targets[@]}"; do
   artifacts=$build/artifacts/$t
   log=$build/fuzz-$t.log
   mkdir -p "$corpus" "$artifacts" "$seeds"
+  dict=()
+  [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
   echo "fuzz: $t for $seconds s (log: $log)" >&2
   rc=0
-  "$build/fuzz/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+  "$build/fuzz/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$artifacts/" "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
   done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
   stat() { awk -v k="stat::$1:" '$1 == k {print $2}' "$log" | tail -1; }
