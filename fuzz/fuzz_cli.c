@@ -47,7 +47,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-static const cli_command *const commands[] = {&cmd_simulate, &cmd_predict, &cmd_eval};
+static const cli_command *const commands[] = {&cmd_simulate, &cmd_fit, &cmd_predict, &cmd_eval, &cmd_loss,
+                                              &cmd_reference, &cmd_rate, &cmd_study, &cmd_reproduce};
 
 /* 1 if p points into one of the argument strings. */
 static int in_args(const char *p, char **argv, int argc) {

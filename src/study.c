@@ -359,6 +359,11 @@ static int study_from_json(const ml_jctx *c, const cJSON *root, moelab_study *s)
     qc.prefix = "quick";
     if ((st = read_overrides(&qc, v, s))) return st;
   }
+  /* a documented limit on the task list (docs/limits.md) */
+  double tasks = 2.0 * (double)s->ngates * (double)s->nn * (double)s->replicates;
+  if (tasks > STUDY_MAX_TASKS)
+    return ml_jfail(c, MOELAB_ELIMIT, "replicates", "the study would have up to %.0f fits (limit %d)", tasks,
+                    STUDY_MAX_TASKS);
   return MOELAB_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #define STUDY_MAX_N 64
 #define STUDY_MAX_LOSSES 8
+#define STUDY_MAX_TASKS 1000000 /* fits in one study */
 
 enum { PROTO_MATCHED = 1, PROTO_SAME = 2 };
 
