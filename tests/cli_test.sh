@@ -97,6 +97,28 @@ expect 2 "k = 1 is smaller than the start model's k = 2" -- "$moelab" fit small.
 printf 'x1,x2,y\n1,2,3\n' > two.csv
 expect 2 "the header has 2 input columns but the model has d = 1" -- "$moelab" fit two.csv --init model:m.json
 
+# ---- loss, reference, rate
+expect 0 "" -- "$moelab" loss --fit fit.json --ref m.json --json
+for key in '"loss":"D1"' '"value":' '"cells":\[' '"terms":{"mass":' '"overspecified":' '"expert_rate":{"all":' '"all_unweighted":'; do
+  grep -q "$key" out.txt || fail "loss --json lacks $key: $(head -c 300 out.txt)"
+done
+expect 0 "" -- "$moelab" loss --fit fit.json --ref m.json --loss D2:1.5
+grep -q "^loss D2:1.5 = " out.txt || fail "loss table: $(head -2 out.txt)"
+expect 0 "" -- "$moelab" loss --fit fit.json --ref m.json --loss Lbar --json
+grep -q '"switched_off":' out.txt || fail "Lbar lacks switched_off"
+expect 2 "option '--loss': unknown loss 'D9'" -- "$moelab" loss --fit fit.json --ref m.json --loss D9
+expect 2 "^moelab loss: missing --ref" -- "$moelab" loss --fit fit.json
+expect 0 "" -- "$moelab" reference --truth m.json --k 3 --restarts 2 -o gbar.json
+grep -q '"reference": {' gbar.json || fail "reference output lacks its report"
+grep -q "^distance ||f_Gbar - f_G\*|| = " out.txt || fail "reference report: $(head -3 out.txt)"
+expect 2 "k = 1 is smaller than the truth" -- "$moelab" reference --truth m.json --k 1
+printf 'n,value,g\n1000,0.1,a\n1000,0.12,a\n4000,0.05,a\n4000,0.051,a\n16000,0.025,a\n16000,0.026,a\n' > rate.csv
+expect 0 "" -- "$moelab" rate rate.csv --by g --json
+awk '/"slope":/ {if (match($0, /"slope": -?[0-9.e-]+/)) {v = substr($0, RSTART + 9, RLENGTH - 9) + 0; exit !(v < -0.45 && v > -0.55)}}' out.txt || fail "rate slope: $(cat out.txt)"
+expect 2 "no column 'loss'" -- "$moelab" rate rate.csv --y loss
+printf 'n,value\n1000,0.1\n1000,-1\n2000,0.1\n' > rate2.csv
+expect 2 "values must be positive" -- "$moelab" rate rate2.csv
+
 # ---- bad input: exit 2, a message with file:line and field, no output file
 printf 'x1,y\n1,2\n3,abc\n' > bad1.csv
 expect 2 "^moelab eval: bad1.csv:3: field 'y': not a number: 'abc'" -- "$moelab" eval --model m.json bad1.csv
