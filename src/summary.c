@@ -13,6 +13,8 @@
  */
 #include "study_internal.h"
 
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,8 +145,28 @@ int moelab_study_summarise(const moelab_study *s, const char *out_dir, moelab_er
     if (!cr[ci].nr) continue;
     const char *proto = study_protocol_name(cr[ci].protocol), *gate = moelab_gate_name(cr[ci].gate);
     fprintf(fm, "## %s gate, %s protocol\n\n", gate, proto);
-    fprintf(fm, "%zu fits: %zu converged, %zu not converged, %zu failed (left out of the slopes).\n\n", cr[ci].nr,
+    fprintf(fm, "%zu fits: %zu converged, %zu not converged, %zu failed (left out of the slopes).", cr[ci].nr,
             cr[ci].converged, cr[ci].nr - cr[ci].converged - cr[ci].failed, cr[ci].failed);
+    {
+      /* stop reasons and parameters on Θ's boundary */
+      const char *names[12];
+      size_t counts[12], nn = 0, at_bound = 0;
+      long c_ab = moelab_table_column(t, "n_at_bound");
+      for (size_t i = 0; i < cr[ci].nr; i++) {
+        const char *stp = t->cells[cr[ci].rows[i] * t->ncol + (size_t)c_stop];
+        size_t j = 0;
+        while (j < nn && strcmp(names[j], stp)) j++;
+        if (j == nn && nn < 12) {
+          names[nn] = stp;
+          counts[nn++] = 0;
+        }
+        if (j < nn) counts[j]++;
+        if (c_ab >= 0 && atof(t->cells[cr[ci].rows[i] * t->ncol + (size_t)c_ab]) > 0) at_bound++;
+      }
+      fprintf(fm, "  Stop reasons:");
+      for (size_t j = 0; j < nn; j++) fprintf(fm, "%s %s %zu", j ? "," : "", names[j], counts[j]);
+      fprintf(fm, ".  Fits with a parameter on the boundary of Θ: %zu.\n\n", at_bound);
+    }
     fprintf(fm, "| quantity | slope | 95%% interval | λ of C (log n)^-λ | preferred | theory | verdict |\n");
     fprintf(fm, "|---|---|---|---|---|---|---|\n");
     for (size_t qi = 0; qi < nq; qi++) {
@@ -195,6 +217,53 @@ int moelab_study_summarise(const moelab_study *s, const char *out_dir, moelab_er
     fprintf(fm, "%s protocol: to reach an expert rate of %.4g, the sigmoid gate needs n ≈ %.4g and the softmax gate "
                 "n ≈ %.4g (from each curve's preferred fit): ratio softmax/sigmoid = %.3g.\n\n",
             study_protocol_name(proto), eps, na, nb, nb / na);
+  }
+  /* the reference measures Ḡ used by the curves */
+  {
+    char rdir[4300];
+    snprintf(rdir, sizeof rdir, "%s/references", out_dir);
+    DIR *d = opendir(rdir);
+    if (d) {
+      struct dirent *e;
+      int header = 0;
+      while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".json")) continue;
+        char rp[4600];
+        snprintf(rp, sizeof rp, "%s/%s", rdir, e->d_name);
+        moelab_model *g = NULL;
+        if (moelab_model_read_file(rp, &g, NULL) || !g->extra) {
+          moelab_model_free(g);
+          continue;
+        }
+        cJSON *x = cJSON_Parse(g->extra);
+        const cJSON *r = x ? cJSON_GetObjectItemCaseSensitive(x, "reference") : NULL;
+        if (r) {
+          if (!header) {
+            fprintf(fm, "## Reference measures Ḡ\n\n| curve | gate | relative distance to f_G* | atoms switched off | "
+                        "contributions ‖g_i h_i‖ | smallest eigenvalues of JᵀJ / largest | degenerate |\n|---|---|---|---|---|---|---|\n");
+            header = 1;
+          }
+          const cJSON *rel = cJSON_GetObjectItemCaseSensitive(r, "relative_distance");
+          const cJSON *off = cJSON_GetObjectItemCaseSensitive(r, "switched_off");
+          const cJSON *con = cJSON_GetObjectItemCaseSensitive(r, "contributions");
+          const cJSON *eig = cJSON_GetObjectItemCaseSensitive(r, "smallest_eigenvalues");
+          const cJSON *deg = cJSON_GetObjectItemCaseSensitive(r, "degenerate");
+          char tag[256];
+          snprintf(tag, sizeof tag, "%.*s", (int)(strrchr(e->d_name, '-') ? strrchr(e->d_name, '-') - e->d_name : (long)l), e->d_name);
+          fprintf(fm, "| %s | %s | %.3g | %d |", tag, moelab_gate_name(g->gate), cJSON_IsNumber(rel) ? rel->valuedouble : NAN,
+                  cJSON_IsNumber(off) ? (int)off->valuedouble : -1);
+          for (const cJSON *c2 = con ? con->child : NULL; c2; c2 = c2->next) fprintf(fm, " %.3g", c2->valuedouble);
+          fprintf(fm, " |");
+          for (const cJSON *c2 = eig ? eig->child : NULL; c2; c2 = c2->next) fprintf(fm, " %.2g", c2->valuedouble);
+          fprintf(fm, " | %s |\n", cJSON_IsTrue(deg) ? "yes (non-isolated minimum)" : "no");
+        }
+        cJSON_Delete(x);
+        moelab_model_free(g);
+      }
+      closedir(d);
+      if (header) fprintf(fm, "\n");
+    }
   }
   fprintf(fm, "Verdict rule: n^-1/2 and n^-1/4 agree when the theoretical slope lies in the 95%% bootstrap "
               "interval; 1/log n agrees when C (log n)^-λ fits the means better than a power law or the slope lies "
