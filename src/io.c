@@ -601,6 +601,7 @@ int moelab_csv_write(FILE *fp, const moelab_data_view *view, const char *const *
 
 struct moelab_outfile {
   FILE *fp;
+  int direct; /* a device or FIFO written in place (no temporary file) */
   char *path;
   char *tmp; /* NULL for stdout */
   int committed;
@@ -612,6 +613,24 @@ int moelab_outfile_new(const char *path, moelab_outfile **out, moelab_error *err
   if (!o) return ml_nomem(err);
   if (strcmp(path, "-") == 0) {
     o->fp = stdout;
+    *out = o;
+    return MOELAB_OK;
+  }
+  /* A target that exists and is not a regular file (/dev/null, a FIFO, a terminal) is written
+   * directly: renaming a temporary file over it would replace the device. */
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    if (S_ISDIR(sb.st_mode)) {
+      free(o);
+      return ml_fail(err, MOELAB_EIO, path, 0, NULL, "is a directory");
+    }
+    o->fp = fopen(path, "wb");
+    if (!o->fp) {
+      int e = errno;
+      free(o);
+      return ml_fail(err, MOELAB_EIO, path, 0, NULL, "cannot open for writing: %s", strerror(e));
+    }
+    o->direct = 1;
     *out = o;
     return MOELAB_OK;
   }
@@ -656,9 +675,9 @@ FILE *moelab_outfile_stream(moelab_outfile *out) { return out ? out->fp : NULL; 
 
 int moelab_outfile_commit(moelab_outfile *o, moelab_error *err) {
   if (!o) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL output file");
-  if (!o->tmp) {
+  if (!o->tmp) { /* stdout or a device */
     if (fflush(o->fp) != 0 || ferror(o->fp))
-      return ml_fail(err, MOELAB_EIO, "<stdout>", 0, NULL, "write error: %s", strerror(errno));
+      return ml_fail(err, MOELAB_EIO, o->direct ? "<device>" : "<stdout>", 0, NULL, "write error: %s", strerror(errno));
     o->committed = 1;
     return MOELAB_OK;
   }
@@ -695,6 +714,7 @@ int moelab_outfile_commit(moelab_outfile *o, moelab_error *err) {
 
 void moelab_outfile_free(moelab_outfile *o) {
   if (!o) return;
+  if (o->direct && o->fp) fclose(o->fp);
   if (o->tmp) {
     if (o->fp) fclose(o->fp);
     if (!o->committed) unlink(o->tmp);

@@ -160,6 +160,15 @@ expect 2 "has no \"input\" law" -- "$moelab" simulate --model noinput.json --n 5
 expect 0 "" -- "$moelab" simulate --model noinput.json --n 5 --law normal --mean 0 --sd 1
 expect 2 "option '--sd'" -- "$moelab" simulate --model noinput.json --n 5 --law normal --mean 0 --sd 1,2
 expect 2 "sd must be > 0" -- "$moelab" simulate --model noinput.json --n 5 --law normal --mean 0 --sd 0
+# a device is written in place, never replaced by a renamed file
+mkfifo fifo
+(cat fifo > fifo.out &)
+expect 0 "" -- "$moelab" simulate --model m.json --n 3 -o fifo
+sleep 0.2
+[ -p fifo ] || fail "the FIFO was replaced by a regular file"
+[ "$(wc -l < fifo.out)" = 4 ] || fail "the FIFO did not receive the data"
+expect 0 "" -- "$moelab" simulate --model m.json --n 3 -o /dev/null
+[ -c /dev/null ] || fail "/dev/null is no longer a device"
 # an output path that cannot be written: runtime failure, exit 1
 expect 1 "cannot create output file" -- "$moelab" simulate --model m.json --n 5 -o /nonexistent/dir/x.csv
 
