@@ -367,8 +367,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_fit: dgemm child failed\n");
     return 1;
   }
-  printf("## machine: dgemm %zux%zu, 1 thread: %.2f GFLOP/s (median of 7; range %.2f..%.2f); OpenBLAS core: %s\n\n",
+  printf("## machine: dgemm %zux%zu, 1 thread: %.2f GFLOP/s (median of 7; range %.2f..%.2f); OpenBLAS core: %s\n",
          dgemm_n, dgemm_n, G.gflops, G.lo, G.hi, G.core);
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  if ((strcmp(G.core, "Prescott") == 0 || strcmp(G.core, "Core2") == 0 || strcmp(G.core, "Nehalem") == 0) &&
+      (__builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f")))
+    printf("## note: OpenBLAS did not recognise this CPU and runs its generic %s kernels although the CPU has\n"
+           "## %s; OPENBLAS_CORETYPE=%s in the environment selects faster ones (not used here)\n",
+           G.core, __builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2",
+           __builtin_cpu_supports("avx512f") ? "SkylakeX (or Cooperlake)" : "Haswell");
+#endif
+  printf("\n");
 
   /* the JᵀJ accumulation, per p */
   const size_t dims[3] = {1, 4, 16};
