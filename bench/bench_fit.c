@@ -343,16 +343,17 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && parse_only(argv[++i], &only) == 0)
       have_only = 1;
     else {
-      fprintf(stderr,
+      int help = strcmp(argv[i], "--help") == 0;
+      fprintf(help ? stdout : stderr,
               "usage: bench_fit [--quick] [--max-n N] [--cap M | --full] [--only D:EXPERT:N] [--dgemm-n N] "
               "[--no-fork]\n"
-              "  --quick        n <= 1e4 plus the headline case (d = 1, relu, n = 1e5); about 20 s\n"
+              "  --quick        n <= 1e4 plus the headline case (d = 1, relu, n = 1e5); about 30 s\n"
               "  --max-n N      largest n (default 1e6)\n"
               "  --cap M        n = 1e6 fits stop after M iterations (default 20): time per iteration and\n"
               "                 memory; --full runs them to convergence (many minutes)\n"
               "  --only D:EXPERT:N  one case, e.g. 1:relu:1e5\n"
               "  --no-fork      run in this process (peak memory is then cumulative)\n");
-      return 2;
+      return help ? 0 : 2;
     }
   }
 
