@@ -3,7 +3,9 @@
 
 Runs OLD/bench/bench_eval, NEW/bench/bench_eval and bench_fit --only CASE of
 both builds alternately (ABBA order, so slow drifts of a shared machine hit
-both alike) for R rounds, and prints the medians with the new/old ratios.
+both alike) for R rounds, and prints the medians with the new/old ratios,
+and the best of the R rounds (fastest time, highest rate), which other jobs
+on a shared machine disturb least.
 Fits must take the same iterations in both builds (the kernels' results are
 meant to be bit for bit the same); a difference is flagged.
 
@@ -78,34 +80,36 @@ def main():
         load = " ".join(fh.read().split()[:3])
     print("# before/after, medians of %d alternating rounds (load average at the end: %s)" % (a.rounds, load))
     print("# old: %s   new: %s" % (a.old, a.new))
-    print("\n## bench_eval: rows per second, k = 3, 1 thread")
-    print("%-8s %-8s %3s | %12s %12s %6s | %12s %12s %6s" % ("gate", "expert", "d", "f old", "f new", "x",
-                                                              "J old", "J new", "x"))
+    print("\n## bench_eval: rows per second, k = 3, 1 thread: median (best) of the rounds")
+    print("%-8s %-8s %3s | %22s %22s %11s | %22s %22s %11s" % ("gate", "expert", "d", "f old", "f new", "x",
+                                                               "J old", "J new", "x"))
     for key in ev["old"][0]:
-        fo = statistics.median(e[key][0] for e in ev["old"])
-        fn = statistics.median(e[key][0] for e in ev["new"])
-        jo = statistics.median(e[key][1] for e in ev["old"])
-        jn = statistics.median(e[key][1] for e in ev["new"])
-        print("%-8s %-8s %3d | %12.3e %12.3e %6.2f | %12.3e %12.3e %6.2f" % (key + (fo, fn, fn / fo, jo, jn, jn / jo)))
-    print("\n## bench_fit --only CASE: fit seconds, seconds per iteration (medians), iterations;"
-          " kernel ns per row (f + J, f + J + 2nd)")
-    print("%-12s | %9s %9s %6s | %10s %10s %6s | %9s | %7s %7s %7s %7s" % (
-        "case", "fit old", "fit new", "x", "s/it old", "s/it new", "x", "iters", "J old", "J new", "2nd old",
-        "2nd new"))
+        cols = []
+        for i in range(2):
+            o = [e[key][i] for e in ev["old"]]
+            n = [e[key][i] for e in ev["new"]]
+            mo, mn, bo, bn = statistics.median(o), statistics.median(n), max(o), max(n)
+            cols.append("%10.3e (%9.3e) %10.3e (%9.3e) %4.2f (%4.2f)" % (mo, bo, mn, bn, mn / mo, bn / bo))
+        print("%-8s %-8s %3d | %s | %s" % (key + tuple(cols)))
+    print("\n## bench_fit --only CASE: fit seconds and kernel ns per row (f + J, f + J + 2nd): median (best)")
+    print("%-12s | %9s %9s %11s | %9s | %15s %15s %15s %15s" % (
+        "case", "fit old", "fit new", "x", "iters", "J old", "J new", "2nd old", "2nd new"))
     for c in cases:
         o = [f for f in fits[(c, "old")] if f[0]]
         n = [f for f in fits[(c, "new")] if f[0]]
-        to = statistics.median(f[0][0] for f in o)
-        tn = statistics.median(f[0][0] for f in n)
-        io = statistics.median(f[0][1] for f in o)
-        inew = statistics.median(f[0][1] for f in n)
+        to = [f[0][0] for f in o]
+        tn = [f[0][0] for f in n]
         it_o = {f[0][2] for f in o}
         it_n = {f[0][2] for f in n}
         iters = "%d" % min(it_o) if it_o == it_n and len(it_o) == 1 else "DIFFER %s/%s" % (sorted(it_o), sorted(it_n))
-        ko = [statistics.median(f[1][i] for f in o) for i in range(3)]
-        kn = [statistics.median(f[1][i] for f in n) for i in range(3)]
-        print("%-12s | %9.4f %9.4f %6.2f | %10.3e %10.3e %6.2f | %9s | %7.1f %7.1f %7.1f %7.1f" % (
-            c, to, tn, to / tn, io, inew, io / inew, iters, ko[1], kn[1], ko[2], kn[2]))
+        kern = []
+        for i in (1, 2):
+            for fs in (o, n):
+                v = [f[1][i] for f in fs]
+                kern.append("%6.1f (%6.1f)" % (statistics.median(v), min(v)))
+        mo, mn = statistics.median(to), statistics.median(tn)
+        print("%-12s | %9.4f %9.4f %4.2f (%4.2f) | %9s | %s %s %s %s" % (
+            (c, mo, mn, mo / mn, min(to) / min(tn), iters) + tuple(kern)))
     print("\n(x: old/new for times, new/old for rates: above 1 means the new build is faster)")
 
 

@@ -343,16 +343,17 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && parse_only(argv[++i], &only) == 0)
       have_only = 1;
     else {
-      fprintf(stderr,
+      int help = strcmp(argv[i], "--help") == 0;
+      fprintf(help ? stdout : stderr,
               "usage: bench_fit [--quick] [--max-n N] [--cap M | --full] [--only D:EXPERT:N] [--dgemm-n N] "
               "[--no-fork]\n"
-              "  --quick        n <= 1e4 plus the headline case (d = 1, relu, n = 1e5); about 20 s\n"
+              "  --quick        n <= 1e4 plus the headline case (d = 1, relu, n = 1e5); about 30 s\n"
               "  --max-n N      largest n (default 1e6)\n"
               "  --cap M        n = 1e6 fits stop after M iterations (default 20): time per iteration and\n"
               "                 memory; --full runs them to convergence (many minutes)\n"
               "  --only D:EXPERT:N  one case, e.g. 1:relu:1e5\n"
               "  --no-fork      run in this process (peak memory is then cumulative)\n");
-      return 2;
+      return help ? 0 : 2;
     }
   }
 
@@ -367,8 +368,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_fit: dgemm child failed\n");
     return 1;
   }
-  printf("## machine: dgemm %zux%zu, 1 thread: %.2f GFLOP/s (median of 7; range %.2f..%.2f); OpenBLAS core: %s\n\n",
+  printf("## machine: dgemm %zux%zu, 1 thread: %.2f GFLOP/s (median of 7; range %.2f..%.2f); OpenBLAS core: %s\n",
          dgemm_n, dgemm_n, G.gflops, G.lo, G.hi, G.core);
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  if ((strcmp(G.core, "Prescott") == 0 || strcmp(G.core, "Core2") == 0 || strcmp(G.core, "Nehalem") == 0) &&
+      (__builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f")))
+    printf("## note: OpenBLAS did not recognise this CPU and runs its generic %s kernels although the CPU has\n"
+           "## %s; OPENBLAS_CORETYPE=%s in the environment selects faster ones (not used here)\n",
+           G.core, __builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2",
+           __builtin_cpu_supports("avx512f") ? "SkylakeX (or Cooperlake)" : "Haswell");
+#endif
+  printf("\n");
 
   /* the JᵀJ accumulation, per p */
   const size_t dims[3] = {1, 4, 16};

@@ -233,9 +233,12 @@ def main():
     tm = res["moelab"][0]
     speed = res[fastest][0] / tm
     rel = (obj["moelab"] - obj[best]) / obj[best]
-    print("%-13s => moelab is %.1fx faster than the fastest peer (%s, fit clock; %.1fx by process time), "
-          "objective %+.2e relative to the best peer (%s): speed target 20x %s, objective %s" % (
-              "", speed, fastest, res[fastest][0] / res["moelab"][1], rel, best,
+    def times(x):
+        return "%.1fx faster than" % x if x >= 1 else "%.1fx SLOWER than" % (1.0 / x)
+
+    print("%-13s => moelab is %s the fastest peer (%s) by the fit clock, %s it by process time; objective "
+          "%+.2e relative to the best peer (%s): speed target 20x %s, objective %s" % (
+              "", times(speed), fastest, times(res[fastest][0] / res["moelab"][1]), rel, best,
               "met" if speed >= 20 else "NOT met", "no worse" if rel <= 1e-12 else "WORSE"))
     sys.stdout.flush()
 
