@@ -33,7 +33,7 @@ typedef struct cli_opt {
 } cli_opt;
 
 #define CLI_MAX_OPTS 64
-#define CLI_MAX_POS 64
+#define CLI_MAX_POS 4096 /* moelab merge takes one directory per shard */
 
 typedef struct cli_args {
   const cli_opt *opts;

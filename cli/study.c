@@ -85,7 +85,11 @@ static int run(const cli_command *cmd, int argc, char **argv) {
   cli_catch_signals();
   rc = cli_run_study(C, path, out, cli_flag(&a, "quick"), (int)threads, cli_flag(&a, "resume"), si, sc,
                      !cli_flag(&a, "no-figures"));
-  if (rc == EXIT_OK) printf("moelab study: results in %s/ (summary.md, summary.csv, results.csv, figures/)\n", out);
+  if (rc == EXIT_OK && sc > 1)
+    printf("moelab study: shard %zu/%zu in %s/ (results.csv); merge the shards with: moelab merge DIR... --out DIR\n", si,
+           sc, out);
+  else if (rc == EXIT_OK)
+    printf("moelab study: results in %s/ (summary.md, summary.csv, results.csv, figures/)\n", out);
   return rc;
 }
 

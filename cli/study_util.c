@@ -93,6 +93,14 @@ int cli_run_gnuplot(const char *dir) {
   return failed;
 }
 
+void cli_study_figures(const char *C, const char *out) {
+  char fig[4200];
+  snprintf(fig, sizeof fig, "%s/figures", out);
+  int g = cli_run_gnuplot(fig);
+  if (g < 0) cli_msg(C, "gnuplot is not installed: the figure scripts are in %s (run gnuplot NAME.gp there)", fig);
+  else if (g > 0) cli_msg(C, "gnuplot failed on %d figure script%s in %s", g, g == 1 ? "" : "s", fig);
+}
+
 int cli_run_study(const char *C, const char *path, const char *out, int quick, int threads, int resume,
                   size_t shard_index, size_t shard_count, int figures) {
   moelab_error err;
@@ -128,15 +136,10 @@ int cli_run_study(const char *C, const char *path, const char *out, int quick, i
     return rc;
   }
   if (shard_count <= 1) {
-    if (moelab_study_summarise(s, out, &err)) {
+    if (moelab_study_summarise(s, out, &err))
       rc = cli_fail(C, &err, 0);
-    } else if (figures) {
-      char fig[4200];
-      snprintf(fig, sizeof fig, "%s/figures", out);
-      int g = cli_run_gnuplot(fig);
-      if (g < 0) cli_msg(C, "gnuplot is not installed: the figure scripts are in %s (run gnuplot NAME.gp there)", fig);
-      else if (g > 0) cli_msg(C, "gnuplot failed on %d figure script%s in %s", g, g == 1 ? "" : "s", fig);
-    }
+    else if (figures)
+      cli_study_figures(C, out);
   }
   moelab_study_free(s);
   return rc;

@@ -15,6 +15,8 @@ void cli_study_progress(void *ctx, const moelab_study_progress *p);
 /* Runs gnuplot on every .gp file in dir (in that directory).  Returns the number that failed, or -1 if
  * gnuplot is missing. */
 int cli_run_gnuplot(const char *dir);
+/* Runs gnuplot on out/figures/ and reports a missing gnuplot or failed scripts (not fatal). */
+void cli_study_figures(const char *cmd, const char *out);
 /* Runs one study (read, run, summarise, figures) into out.  Returns an exit code. */
 int cli_run_study(const char *cmd, const char *path, const char *out, int quick, int threads, int resume,
                   size_t shard_index, size_t shard_count, int figures);

@@ -771,6 +771,25 @@ MOELAB_API int moelab_study_run(moelab_study *study, const moelab_study_options 
  */
 MOELAB_API int moelab_study_summarise(const moelab_study *study, const char *out_dir, moelab_error *err);
 
+/*
+ * Merges the results directories of a study's shards (moelab_study_run with
+ * shard_index/shard_count, one directory each, in any order) into out_dir.
+ * The n directories must hold one study (the hash and quick flag of their
+ * manifest.json, the same study.json), one shard layout N, every shard
+ * 0..N-1 exactly once, and together every task of the study exactly once;
+ * otherwise nothing is written and err names the directories and the missing
+ * or duplicated shards and tasks (a few ids and a count).  Writes
+ * out_dir/results.csv (the header, then every row byte for byte in task-list
+ * order: equal to a single run's results after sorting), timings.csv (every
+ * shard's), manifest.json (shard [0, 1]), study.json, references/ (the
+ * shards' reference measures) and the summary of moelab_study_summarise (the
+ * caller runs gnuplot).  Errors: MOELAB_EIO (a directory without
+ * manifest.json, study.json or results.csv; writing), MOELAB_EPARSE (a
+ * malformed manifest or row), MOELAB_EINVAL (the checks above; results
+ * already in out_dir), MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_study_merge(const char *const *dirs, size_t n, const char *out_dir, moelab_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */
 /* ------------------------------------------------------------------------ */
