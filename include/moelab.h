@@ -27,6 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#ifdef MOELAB_HAVE_MPI
+#include <mpi.h> /* moelab_study_run_mpi (built with -DMOELAB_MPI=ON) */
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -789,6 +792,28 @@ MOELAB_API int moelab_study_summarise(const moelab_study *study, const char *out
  * already in out_dir), MOELAB_ENOMEM.
  */
 MOELAB_API int moelab_study_merge(const char *const *dirs, size_t n, const char *out_dir, moelab_error *err);
+
+#ifdef MOELAB_HAVE_MPI
+/*
+ * moelab_study_run over the ranks of `comm` (built with -DMOELAB_MPI=ON;
+ * collective: every rank calls it with the same study and options, after
+ * MPI_Init_thread, MPI_THREAD_SERIALIZED for opt->threads > 1).  Rank 0
+ * coordinates: it prepares out_dir as moelab_study_run does (manifest,
+ * resume, shard), computes the reference measures, then hands out the tasks,
+ * largest cost first, to whichever worker asks and appends each row it gets
+ * back to results.csv (flushed row by row, so --resume works) and
+ * timings.csv; only rank 0 calls opt->progress and watches opt->stop_flag.
+ * Ranks 1.. run the tasks, opt->threads at once each (0: one), reading the
+ * references from out_dir/references/ (a directory every rank sees, or they
+ * are recomputed).  The results equal a single run's after sorting.  Every
+ * rank returns the same status and error (a worker's prefixed "rank R:") and
+ * rank 0's progress in *stats.  One rank: moelab_study_run.  Errors: as
+ * moelab_study_run; MOELAB_EINVAL (MPI not initialised, a rank holds another
+ * study).
+ */
+MOELAB_API int moelab_study_run_mpi(moelab_study *study, const moelab_study_options *opt, MPI_Comm comm,
+                                    moelab_study_progress *stats, moelab_error *err);
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */
