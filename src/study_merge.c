@@ -324,7 +324,7 @@ int moelab_study_merge(const char *const *dirs, size_t n, const char *out_dir, m
         }
     }
     if (nmiss) {
-      char how[64];
+      char how[sizeof msg];
       if (nmiss == 1)
         snprintf(how, sizeof how, "%s", msg);
       else
