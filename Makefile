@@ -37,4 +37,4 @@ asan: deps
 	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan build-fuzz build-valgrind
+	rm -rf $(BUILD) $(BUILD)-asan build-mpi build-fuzz build-valgrind

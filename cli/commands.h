@@ -14,6 +14,7 @@ extern const cli_command cmd_loss;
 extern const cli_command cmd_reference;
 extern const cli_command cmd_rate;
 extern const cli_command cmd_study;
+extern const cli_command cmd_merge;
 extern const cli_command cmd_reproduce;
 
 #endif

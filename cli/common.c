@@ -24,6 +24,10 @@ int cli_fail(const char *cmd, const moelab_error *err, int input_io) {
   char buf[2048];
   moelab_error_format(err, buf, sizeof buf);
   cli_msg(cmd, "%s", buf);
+  return cli_exit_code(err, input_io);
+}
+
+int cli_exit_code(const moelab_error *err, int input_io) {
   switch (err->status) {
   case MOELAB_EPARSE:
   case MOELAB_EINVAL:

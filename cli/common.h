@@ -33,7 +33,7 @@ typedef struct cli_opt {
 } cli_opt;
 
 #define CLI_MAX_OPTS 64
-#define CLI_MAX_POS 64
+#define CLI_MAX_POS 4096 /* moelab merge takes one directory per shard */
 
 typedef struct cli_args {
   const cli_opt *opts;
@@ -86,6 +86,8 @@ void cli_msg(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
  * bad input (EPARSE, EINVAL, ELIMIT, ENOTFOUND, and EIO when `input_io`) -> 2,
  * EINTR -> 130, anything else -> 1. */
 int cli_fail(const char *cmd, const moelab_error *err, int input_io);
+/* The exit code cli_fail returns, without the message. */
+int cli_exit_code(const moelab_error *err, int input_io);
 
 /* Reads a model from a path or "-" (stdin). */
 int cli_read_model(const char *cmd, const char *path, moelab_model **m);

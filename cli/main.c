@@ -6,7 +6,7 @@
 #include <gsl/gsl_errno.h>
 #include <string.h>
 
-const cli_command *const cli_commands[] = {&cmd_simulate, &cmd_fit, &cmd_predict, &cmd_eval, &cmd_loss, &cmd_reference, &cmd_rate, &cmd_study, &cmd_reproduce, NULL};
+const cli_command *const cli_commands[] = {&cmd_simulate, &cmd_fit, &cmd_predict, &cmd_eval, &cmd_loss, &cmd_reference, &cmd_rate, &cmd_study, &cmd_merge, &cmd_reproduce, NULL};
 
 static void usage(FILE *fp) {
   fprintf(fp,

@@ -119,6 +119,10 @@ static int run(const cli_command *cmd, int argc, char **argv) {
   }
   long threads = 0;
   if ((rc = cli_get_int(C, &a, "threads", 0, 4096, &threads))) return rc;
+  if (cli_mpi_launch_size() > 1) {
+    cli_msg(C, "runs in one process: under mpirun, run each preset with moelab study (docs/studies.md)");
+    return EXIT_USAGE;
+  }
   const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "results";
   int quick = cli_flag(&a, "quick"), figures = !cli_flag(&a, "no-figures");
   const char *only = cli_get(&a, "only");

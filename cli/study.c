@@ -9,7 +9,9 @@
 
 static const cli_opt opts[] = {
     {"out", 'o', "DIR", "results/NAME", "Output directory: results.csv, summary.csv, summary.md, figures/."},
-    {"threads", 't', "T", "0 (all cores)", "Fits run in parallel; the results do not depend on it."},
+    {"threads", 't', "T", "0 (all cores)",
+     "Fits run in parallel; the results do not depend on it. Under mpirun: fits each worker rank runs at once "
+     "(default 1)."},
     {"quick", 0, NULL, NULL, "Apply the study's \"quick\" overrides (a smaller grid)."},
     {"resume", 0, NULL, NULL, "Keep the results already in DIR and run only the missing fits."},
     {"shard", 0, "I/N|auto", NULL,
@@ -82,10 +84,24 @@ static int run(const cli_command *cmd, int argc, char **argv) {
     snprintf(out, sizeof out, "results/%s%s", moelab_study_name(s), cli_flag(&a, "quick") ? "-quick" : "");
     moelab_study_free(s);
   }
+#ifndef MOELAB_HAVE_MPI
+  long np = cli_mpi_launch_size();
+  if (np > 1) {
+    cli_msg(C, "started by an MPI launcher with %ld processes, but this moelab was built without MPI "
+               "(cmake -DMOELAB_MPI=ON): every process would run the whole study into %s",
+            np, out);
+    return EXIT_USAGE;
+  }
+#endif
   cli_catch_signals();
   rc = cli_run_study(C, path, out, cli_flag(&a, "quick"), (int)threads, cli_flag(&a, "resume"), si, sc,
                      !cli_flag(&a, "no-figures"));
-  if (rc == EXIT_OK) printf("moelab study: results in %s/ (summary.md, summary.csv, results.csv, figures/)\n", out);
+  if (cli_study_rank() != 0) return rc; /* MPI: rank 0 reports */
+  if (rc == EXIT_OK && sc > 1)
+    printf("moelab study: shard %zu/%zu in %s/ (results.csv); merge the shards with: moelab merge DIR... --out DIR\n", si,
+           sc, out);
+  else if (rc == EXIT_OK)
+    printf("moelab study: results in %s/ (summary.md, summary.csv, results.csv, figures/)\n", out);
   return rc;
 }
 
@@ -93,7 +109,9 @@ const cli_command cmd_study = {
     "study", "moelab study FILE|PRESET [--threads T] [--out DIR] [--quick] [--resume] [--shard I/N]",
     "Run a convergence-rate study: simulate, fit both gates over a grid of n with replicates, measure losses "
     "and expert rates, and summarise the empirical rates against the theory.",
-    "Every fit has its own random keys, so results are identical for any thread count or shard layout; rows "
-    "are flushed one by one, and --resume completes a study that was stopped or killed. SIGINT stops after the "
-    "fits in flight. See docs/studies.md for the study file format.",
+    "Every fit has its own random keys, so results are identical for any thread count, shard layout or number "
+    "of MPI ranks; rows are flushed one by one, and --resume completes a study that was stopped or killed. SIGINT "
+    "stops after the fits in flight. Built with -DMOELAB_MPI=ON, 'mpirun -np N moelab study FILE' runs the fits "
+    "on ranks 1..N-1, handed out one at a time by rank 0, which writes the results. See docs/studies.md for the "
+    "study file format and distributed studies.",
     opts, run};

@@ -93,12 +93,69 @@ int cli_run_gnuplot(const char *dir) {
   return failed;
 }
 
+void cli_study_figures(const char *C, const char *out) {
+  char fig[4200];
+  snprintf(fig, sizeof fig, "%s/figures", out);
+  int g = cli_run_gnuplot(fig);
+  if (g < 0) cli_msg(C, "gnuplot is not installed: the figure scripts are in %s (run gnuplot NAME.gp there)", fig);
+  else if (g > 0) cli_msg(C, "gnuplot failed on %d figure script%s in %s", g, g == 1 ? "" : "s", fig);
+}
+
+long cli_mpi_launch_size(void) {
+  const char *v = getenv("OMPI_COMM_WORLD_SIZE");
+  if (!v || !*v) v = getenv("PMI_SIZE");
+  if (v && *v) {
+    long n = strtol(v, NULL, 10);
+    return n > 0 ? n : -1;
+  }
+  return getenv("PMIX_RANK") ? -1 : 0;
+}
+
+static int study_rank;
+
+int cli_study_rank(void) { return study_rank; }
+
 int cli_run_study(const char *C, const char *path, const char *out, int quick, int threads, int resume,
                   size_t shard_index, size_t shard_count, int figures) {
   moelab_error err;
   moelab_error_clear(&err);
+  study_rank = 0;
+#ifdef MOELAB_HAVE_MPI
+  /* under an MPI launcher: rank 0 coordinates, the others run fits (moelab_study_run_mpi) */
+  int mpi = 0, mpi_size = 1, inited = 0;
+  MPI_Initialized(&inited);
+  if (!inited && cli_mpi_launch_size() != 0) {
+    int provided = 0;
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
+      cli_msg(C, "MPI_Init_thread failed");
+      return EXIT_RUNTIME;
+    }
+    mpi = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &study_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+  }
+#endif
   moelab_study *s = NULL;
-  if (moelab_study_read_file(path, quick, &s, &err)) return cli_fail(C, &err, 1);
+  int bad = moelab_study_read_file(path, quick, &s, &err) != MOELAB_OK;
+#ifdef MOELAB_HAVE_MPI
+  if (mpi) {
+    /* every rank needs the study: if one cannot read it, none runs; rank 0 reports (workers exit 0) */
+    int any = 0, all = 0;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&bad, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (any) {
+      char msg[2048];
+      moelab_error_format(&err, msg, sizeof msg);
+      if (bad && study_rank != 0 && !all) cli_msg(C, "rank %d: %s", study_rank, msg);
+      if (!bad && study_rank == 0) cli_msg(C, "another rank cannot read the study file %s (see its message)", path);
+      int rc = study_rank != 0 ? EXIT_OK : bad ? cli_fail(C, &err, 1) : EXIT_USAGE;
+      moelab_study_free(s);
+      MPI_Finalize();
+      return rc;
+    }
+  }
+#endif
+  if (bad) return cli_fail(C, &err, 1);
   moelab_study_options o;
   moelab_study_options_init(&o);
   o.out_dir = out;
@@ -114,7 +171,22 @@ int cli_run_study(const char *C, const char *path, const char *out, int quick, i
   moelab_study_progress pg;
   memset(&pg, 0, sizeof pg);
   int rc = EXIT_OK;
-  int st = moelab_study_run(s, &o, &pg, &err);
+  int st;
+#ifdef MOELAB_HAVE_MPI
+  if (mpi && mpi_size > 1) {
+    if (study_rank != 0) o.progress = NULL;
+    st = moelab_study_run_mpi(s, &o, MPI_COMM_WORLD, &pg, &err);
+  } else
+#endif
+    st = moelab_study_run(s, &o, &pg, &err);
+#ifdef MOELAB_HAVE_MPI
+  if (mpi) MPI_Finalize(); /* before the summary forks gnuplot */
+#endif
+  if (study_rank != 0) { /* rank 0 reports the status every rank agreed on; workers exit 0 so that mpirun does
+                            not end rank 0 before it has */
+    moelab_study_free(s);
+    return EXIT_OK;
+  }
   if (st == MOELAB_EINTR) {
     fprintf(stderr, "\n");
     cli_msg(C, "interrupted: %zu fits of this run are in %s/results.csv; resume with: moelab %s %s --out %s --resume%s",
@@ -128,15 +200,10 @@ int cli_run_study(const char *C, const char *path, const char *out, int quick, i
     return rc;
   }
   if (shard_count <= 1) {
-    if (moelab_study_summarise(s, out, &err)) {
+    if (moelab_study_summarise(s, out, &err))
       rc = cli_fail(C, &err, 0);
-    } else if (figures) {
-      char fig[4200];
-      snprintf(fig, sizeof fig, "%s/figures", out);
-      int g = cli_run_gnuplot(fig);
-      if (g < 0) cli_msg(C, "gnuplot is not installed: the figure scripts are in %s (run gnuplot NAME.gp there)", fig);
-      else if (g > 0) cli_msg(C, "gnuplot failed on %d figure script%s in %s", g, g == 1 ? "" : "s", fig);
-    }
+    else if (figures)
+      cli_study_figures(C, out);
   }
   moelab_study_free(s);
   return rc;

@@ -27,6 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#ifdef MOELAB_HAVE_MPI
+#include <mpi.h> /* moelab_study_run_mpi (built with -DMOELAB_MPI=ON) */
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -770,6 +773,47 @@ MOELAB_API int moelab_study_run(moelab_study *study, const moelab_study_options 
  * gnuplot).  Errors: MOELAB_EIO, MOELAB_EPARSE, MOELAB_ENOMEM.
  */
 MOELAB_API int moelab_study_summarise(const moelab_study *study, const char *out_dir, moelab_error *err);
+
+/*
+ * Merges the results directories of a study's shards (moelab_study_run with
+ * shard_index/shard_count, one directory each, in any order) into out_dir.
+ * The n directories must hold one study (the hash and quick flag of their
+ * manifest.json, the same study.json), one shard layout N, every shard
+ * 0..N-1 exactly once, and together every task of the study exactly once;
+ * otherwise nothing is written and err names the directories and the missing
+ * or duplicated shards and tasks (a few ids and a count).  Writes
+ * out_dir/results.csv (the header, then every row byte for byte in task-list
+ * order: equal to a single run's results after sorting), timings.csv (every
+ * shard's), manifest.json (shard [0, 1]), study.json, references/ (the
+ * shards' reference measures) and the summary of moelab_study_summarise (the
+ * caller runs gnuplot).  Errors: MOELAB_EIO (a directory without
+ * manifest.json, study.json or results.csv; writing), MOELAB_EPARSE (a
+ * malformed manifest or row), MOELAB_EINVAL (the checks above; results
+ * already in out_dir), MOELAB_ENOMEM.
+ */
+MOELAB_API int moelab_study_merge(const char *const *dirs, size_t n, const char *out_dir, moelab_error *err);
+
+#ifdef MOELAB_HAVE_MPI
+/*
+ * moelab_study_run over the ranks of `comm` (built with -DMOELAB_MPI=ON;
+ * collective: every rank calls it with the same study and options, after
+ * MPI_Init_thread, MPI_THREAD_SERIALIZED for opt->threads > 1).  Rank 0
+ * coordinates: it prepares out_dir as moelab_study_run does (manifest,
+ * resume, shard), computes the reference measures, then hands out the tasks,
+ * largest cost first, to whichever worker asks and appends each row it gets
+ * back to results.csv (flushed row by row, so --resume works) and
+ * timings.csv; only rank 0 calls opt->progress and watches opt->stop_flag.
+ * Ranks 1.. run the tasks, opt->threads at once each (0: one), reading the
+ * references from out_dir/references/ (a directory every rank sees, or they
+ * are recomputed).  The results equal a single run's after sorting.  Every
+ * rank returns the same status and error (a worker's prefixed "rank R:") and
+ * rank 0's progress in *stats.  One rank: moelab_study_run.  Errors: as
+ * moelab_study_run; MOELAB_EINVAL (MPI not initialised, a rank holds another
+ * study).
+ */
+MOELAB_API int moelab_study_run_mpi(moelab_study *study, const moelab_study_options *opt, MPI_Comm comm,
+                                    moelab_study_progress *stats, moelab_error *err);
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */

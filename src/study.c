@@ -818,7 +818,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_cost_desc(const void *a, const void *b) {
+int study_cmp_cost_desc(const void *a, const void *b) {
   const study_task *x = *(const study_task *const *)a, *y = *(const study_task *const *)b;
   if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
   return strcmp(x->id, y->id);
@@ -828,8 +828,8 @@ static int cmp_cost_desc(const void *a, const void *b) {
  * Reads the done task ids of an existing results file (dropping a partial
  * last line first).  *done receives a 0/1 flag per task.
  */
-static int read_done(const char *path, const char *header, const study_task *tasks, size_t ntasks,
-                     unsigned char *done, size_t *ndone, moelab_error *err) {
+int study_read_done(const char *path, const char *header, const study_task *tasks, size_t ntasks,
+                    unsigned char *done, size_t *ndone, moelab_error *err) {
   *ndone = 0;
   int fd = open(path, O_RDWR);
   if (fd < 0) {
@@ -886,8 +886,8 @@ static int read_done(const char *path, const char *header, const study_task *tas
   return MOELAB_OK;
 }
 
-static int write_manifest(const moelab_study *s, const char *out_dir, size_t ntasks, const moelab_study_options *o,
-                          moelab_error *err) {
+int study_write_manifest(const moelab_study *s, const char *out_dir, size_t ntasks, const moelab_study_options *o,
+                         moelab_error *err) {
   char path[4200], hash[20];
   snprintf(path, sizeof path, "%s/manifest.json", out_dir);
   moelab_outfile *of = NULL;
@@ -911,8 +911,8 @@ static int write_manifest(const moelab_study *s, const char *out_dir, size_t nta
 }
 
 /* An existing manifest must carry this study's hash and shard. */
-static int check_manifest(const moelab_study *s, const char *out_dir, const moelab_study_options *o, int *exists,
-                          moelab_error *err) {
+int study_check_manifest(const moelab_study *s, const char *out_dir, const moelab_study_options *o, int *exists,
+                         moelab_error *err) {
   char path[4200], hash[20];
   snprintf(path, sizeof path, "%s/manifest.json", out_dir);
   *exists = 0;
@@ -940,7 +940,7 @@ static int check_manifest(const moelab_study *s, const char *out_dir, const moel
 
 /* Cost-balanced shards: tasks by decreasing cost, each to the lightest shard
  * (ties: the lowest index).  A function of the task list only. */
-static void shard_mask(const study_task *tasks, size_t ntasks, size_t shard, size_t nshards, unsigned char *mine) {
+void study_shard_mask(const study_task *tasks, size_t ntasks, size_t shard, size_t nshards, unsigned char *mine) {
   const study_task **order = malloc(ntasks * sizeof *order);
   double *load = calloc(nshards, sizeof(double));
   if (!order || !load) { /* round robin */
@@ -950,7 +950,7 @@ static void shard_mask(const study_task *tasks, size_t ntasks, size_t shard, siz
     return;
   }
   for (size_t i = 0; i < ntasks; i++) order[i] = &tasks[i];
-  qsort(order, ntasks, sizeof *order, cmp_cost_desc);
+  qsort(order, ntasks, sizeof *order, study_cmp_cost_desc);
   for (size_t i = 0; i < ntasks; i++) {
     size_t best = 0;
     for (size_t j = 1; j < nshards; j++)
@@ -970,7 +970,7 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
   int st = study_mkdir_p(o->out_dir, err);
   if (st) return st;
   int exists = 0;
-  if ((st = check_manifest(s, o->out_dir, o, &exists, err))) return st;
+  if ((st = study_check_manifest(s, o->out_dir, o, &exists, err))) return st;
   char rpath[4200], tpath[4200];
   snprintf(rpath, sizeof rpath, "%s/results.csv", o->out_dir);
   snprintf(tpath, sizeof tpath, "%s/timings.csv", o->out_dir);
@@ -991,12 +991,12 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
     goto out;
   }
   if (o->shard_count > 1)
-    shard_mask(tasks, ntasks, o->shard_index, o->shard_count, mine);
+    study_shard_mask(tasks, ntasks, o->shard_index, o->shard_count, mine);
   else
     memset(mine, 1, ntasks);
   size_t ndone = 0;
-  if (o->resume && (st = read_done(rpath, header, tasks, ntasks, done, &ndone, err))) goto out;
-  if ((st = write_manifest(s, o->out_dir, ntasks, o, err))) goto out;
+  if (o->resume && (st = study_read_done(rpath, header, tasks, ntasks, done, &ndone, err))) goto out;
+  if ((st = study_write_manifest(s, o->out_dir, ntasks, o, err))) goto out;
   /* the curves (references are computed here, once) */
   int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
   for (size_t i = 0; i < ntasks; i++) {
@@ -1015,7 +1015,7 @@ int moelab_study_run(moelab_study *s, const moelab_study_options *o, moelab_stud
     todo[ntodo++] = &tasks[i];
     cost_todo += tasks[i].cost;
   }
-  qsort(todo, ntodo, sizeof *todo, cmp_cost_desc);
+  qsort(todo, ntodo, sizeof *todo, study_cmp_cost_desc);
   int fresh = access(rpath, F_OK) != 0;
   rf = fopen(rpath, "a");
   tf = fopen(tpath, "a");

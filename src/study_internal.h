@@ -1,5 +1,5 @@
 /*
- * study_internal.h — the study's private structures (study.c, summary.c).
+ * study_internal.h — the study's private structures (study.c, summary.c, study_merge.c, study_mpi.c).
  */
 #ifndef MOELAB_STUDY_INTERNAL_H
 #define MOELAB_STUDY_INTERNAL_H
@@ -94,5 +94,22 @@ int study_mkdir_p(const char *path, moelab_error *err);
 
 /* Column name of loss i ("loss_D1", "loss_D2_1.5", ...). */
 void study_loss_column(const moelab_loss_spec *spec, char *buf, size_t size);
+
+/* ---- the runner's parts, shared by the distributed runners (study_mpi.c) and the merge (study_merge.c) ---- */
+
+/* qsort comparator of `const study_task *`: decreasing cost, then task id (the order tasks are run in). */
+int study_cmp_cost_desc(const void *a, const void *b);
+/* The tasks of shard `shard` of `nshards` (cost-balanced; a function of the task list only): mine[i] = 0/1. */
+void study_shard_mask(const study_task *tasks, size_t ntasks, size_t shard, size_t nshards, unsigned char *mine);
+/* Marks done[i] for the tasks already in the results file `path` (after dropping a partial last row);
+ * a missing file has none.  Errors: MOELAB_EIO, MOELAB_EINVAL (other columns than `header`). */
+int study_read_done(const char *path, const char *header, const study_task *tasks, size_t ntasks,
+                    unsigned char *done, size_t *ndone, moelab_error *err);
+/* Writes out_dir/manifest.json (hash, quick, tasks, the shard of `o`) and out_dir/study.json. */
+int study_write_manifest(const moelab_study *s, const char *out_dir, size_t ntasks, const moelab_study_options *o,
+                         moelab_error *err);
+/* An existing out_dir/manifest.json must carry this study's hash and the shard of `o` (*exists: 0/1). */
+int study_check_manifest(const moelab_study *s, const char *out_dir, const moelab_study_options *o, int *exists,
+                         moelab_error *err);
 
 #endif

@@ -67,6 +67,22 @@ static int fit_column(const moelab_table *t, const size_t *rows, size_t nr, long
   return MOELAB_OK;
 }
 
+/* A row's sort key: the order of a single-threaded run (decreasing n, then task id), so that the
+ * bootstrap intervals do not depend on the order in which rows were written (threads, ranks, merges). */
+typedef struct row_key {
+  double n;
+  const char *id;
+  size_t row;
+} row_key;
+
+static int cmp_row_key(const void *a, const void *b) {
+  const row_key *x = a, *y = b;
+  if (x->n != y->n) return x->n < y->n ? 1 : -1;
+  int c = strcmp(x->id, y->id);
+  if (c) return c;
+  return x->row < y->row ? -1 : x->row > y->row;
+}
+
 typedef struct curve_rows {
   int protocol;
   moelab_gate gate;
@@ -119,6 +135,25 @@ int moelab_study_summarise(const moelab_study *s, const char *out_dir, moelab_er
     cr[ci].rows[cr[ci].nr++] = r;
     if (strcmp(t->cells[r * t->ncol + (size_t)c_conv], "1") == 0) cr[ci].converged++;
     if (strcmp(t->cells[r * t->ncol + (size_t)c_stop], "failed") == 0) cr[ci].failed++;
+  }
+  long c_task = moelab_table_column(t, "task");
+  if (c_task >= 0) {
+    row_key *keys = malloc((t->nrow + 1) * sizeof *keys);
+    if (!keys) {
+      st = ml_nomem(err);
+      goto out;
+    }
+    for (int ci = 0; ci < 4; ci++) {
+      for (size_t i = 0; i < cr[ci].nr; i++) {
+        size_t r = cr[ci].rows[i];
+        keys[i].n = strtod(t->cells[r * t->ncol + (size_t)c_n], NULL);
+        keys[i].id = t->cells[r * t->ncol + (size_t)c_task];
+        keys[i].row = r;
+      }
+      qsort(keys, cr[ci].nr, sizeof *keys, cmp_row_key);
+      for (size_t i = 0; i < cr[ci].nr; i++) cr[ci].rows[i] = keys[i].row;
+    }
+    free(keys);
   }
   char csvp[4200], mdp[4200], figdir[4200];
   snprintf(csvp, sizeof csvp, "%s/summary.csv", out_dir);
