@@ -16,9 +16,11 @@
  * equations)?  It has no bounds: Θ would need a smooth reparameterisation,
  * under which a parameter can approach a bound only asymptotically (the
  * switched-off atoms of Regime 2 sit exactly there, docs/theory.md §8) and
- * the gradient test is taken in the wrong coordinates.  bench/bench_fit
+ * the gradient test is taken in the wrong coordinates.  bench/bench_engine
  * runs both engines side by side on the same problems (time, iterations,
- * final objective).
+ * final objective): GSL's lm is faster on problems that stay inside Θ, but it
+ * leaves Θ on an over-specified tanh fit whose atom switches off at a bound
+ * (README, "Performance").
  *
  * Softmax gauge.  f is invariant to a common shift of every atom's (β0, β1).
  * The free parameters φ hold atoms 1..k-1 in full and atom k's η; atom k's
@@ -239,15 +241,18 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
         sse += e[i] * e[i];
       }
       if (!want_J) continue;
-      for (size_t i = 0; i < m; i++) {
-        double jm = 0.0;
-        for (size_t j = 0; j < p; j++) {
-          if (P->w) Jt[i * p + j] *= sw[i];
-          double v = fabs(Jt[i * p + j]);
-          if (v > jm) jm = v;
+      if (P->w)
+        for (size_t i = 0; i < m; i++)
+          for (size_t j = 0; j < p; j++) Jt[i * p + j] *= sw[i];
+      if (P->s.expert == MOELAB_EXPERT_RELU) /* the kink tolerance of the convergence test */
+        for (size_t i = 0; i < m; i++) {
+          double jm = 0.0;
+          for (size_t j = 0; j < p; j++) {
+            double v = fabs(Jt[i * p + j]);
+            if (v > jm) jm = v;
+          }
+          if (fabs(e[i]) * jm > rmax) rmax = fabs(e[i]) * jm;
         }
-        if (fabs(e[i]) * jm > rmax) rmax = fabs(e[i]) * jm;
-      }
       cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)p, (blasint)m, 1.0, Jt, (blasint)p, 1.0, Hc,
                   (blasint)p);
       cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)m, (blasint)p, 1.0, Jt, (blasint)p, e, 1, 1.0, gc, 1);
