@@ -42,9 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef ML_DEBUG_LM
-#include <stdio.h>
-#endif
 
 static const char *const stop_names[] = {"stationary", "zero-residual", "ftol", "xtol",
                                          "max-iter", "stalled", "numeric", "interrupted", "noise-level"};
@@ -668,10 +665,6 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         return MOELAB_ENOMEM;
       double actual = sse - sse_t;
       double rho = (isfinite(sse_t) && pred > 0 && actual > 0) ? actual / pred : -1.0;
-#ifdef ML_DEBUG_LM
-      fprintf(stderr, "it %zu mu %.3g sse %.12g trial %.12g rho %.3g step %.3g g %.3g\n", it, mu, sse, sse_t, rho,
-              snorm, projected_grad_norm(P, phi, w->g));
-#endif
       if (rho > 0 && isfinite(norm2(w->g2, np))) {
         memcpy(phi, w->trial, np * sizeof(double));
         double sse_old = sse;
