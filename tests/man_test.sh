@@ -84,6 +84,9 @@ for cmd in $commands; do
   done <"$work/$cmd.opts"
 done
 grep -q -- "--version" "$work/page.txt" || fail "the man page does not document --version"
+version=$("$moelab" --version | awk '{ print $2 }')
+grep -q "^\.TH MOELAB 1 \"[0-9-]*\" \"moelab $version\"" "$work/page.txt" ||
+  fail "the .TH line does not name version $version: $(grep '^\.TH' "$work/page.txt")"
 
 # The page formats cleanly.
 if command -v groff >/dev/null; then
