@@ -602,7 +602,8 @@ int moelab_csv_write(FILE *fp, const moelab_data_view *view, const char *const *
 struct moelab_outfile {
   FILE *fp;
   char *path;
-  char *tmp; /* NULL for stdout */
+  char *tmp;  /* NULL for stdout and for a path written in place */
+  int direct; /* an existing device, FIFO or socket, written in place */
   int committed;
 };
 
@@ -612,6 +613,31 @@ int moelab_outfile_new(const char *path, moelab_outfile **out, moelab_error *err
   if (!o) return ml_nomem(err);
   if (strcmp(path, "-") == 0) {
     o->fp = stdout;
+    *out = o;
+    return MOELAB_OK;
+  }
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+    /* A device (/dev/null, a terminal), a FIFO or a socket is written in place:
+     * a temporary file renamed over it would replace it by a regular file. */
+    o->path = ml_strdup(path);
+    if (!o->path) {
+      moelab_outfile_free(o);
+      return ml_nomem(err);
+    }
+    int dfd = open(path, O_WRONLY | O_CLOEXEC);
+    if (dfd < 0) {
+      int e = errno;
+      moelab_outfile_free(o);
+      return ml_fail(err, MOELAB_EIO, path, 0, NULL, "cannot open output file: %s", strerror(e));
+    }
+    o->fp = fdopen(dfd, "wb");
+    if (!o->fp) {
+      close(dfd);
+      moelab_outfile_free(o);
+      return ml_nomem(err);
+    }
+    o->direct = 1;
     *out = o;
     return MOELAB_OK;
   }
@@ -657,8 +683,17 @@ FILE *moelab_outfile_stream(moelab_outfile *out) { return out ? out->fp : NULL; 
 int moelab_outfile_commit(moelab_outfile *o, moelab_error *err) {
   if (!o) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL output file");
   if (!o->tmp) {
-    if (fflush(o->fp) != 0 || ferror(o->fp))
-      return ml_fail(err, MOELAB_EIO, "<stdout>", 0, NULL, "write error: %s", strerror(errno));
+    if (!o->fp) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "output file already committed");
+    int bad = fflush(o->fp) != 0 || ferror(o->fp);
+    int e = errno;
+    if (o->direct) {
+      if (fclose(o->fp) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+      }
+      o->fp = NULL;
+    }
+    if (bad) return ml_fail(err, MOELAB_EIO, o->direct ? o->path : "<stdout>", 0, NULL, "write error: %s", strerror(e));
     o->committed = 1;
     return MOELAB_OK;
   }
@@ -695,6 +730,7 @@ int moelab_outfile_commit(moelab_outfile *o, moelab_error *err) {
 
 void moelab_outfile_free(moelab_outfile *o) {
   if (!o) return;
+  if (o->direct && o->fp) fclose(o->fp);
   if (o->tmp) {
     if (o->fp) fclose(o->fp);
     if (!o->committed) unlink(o->tmp);

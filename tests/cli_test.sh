@@ -140,6 +140,21 @@ expect 2 "option '--sd'" -- "$moelab" simulate --model noinput.json --n 5 --law 
 expect 2 "sd must be > 0" -- "$moelab" simulate --model noinput.json --n 5 --law normal --mean 0 --sd 0
 # an output path that cannot be written: runtime failure, exit 1
 expect 1 "cannot create output file" -- "$moelab" simulate --model m.json --n 5 -o /nonexistent/dir/x.csv
+# a FIFO (or a device such as /dev/null) named by -o is written in place, never
+# replaced by a regular file
+mkfifo fifo
+timeout 60 cat fifo >fifo.out &
+reader=$!
+expect 0 "" -- "$moelab" simulate --model m.json --n 5 --seed 7 -o fifo
+[ -p fifo ] && { exec 3<>fifo; exec 3>&-; }  # the reader ends even when nothing was written
+wait "$reader"
+[ -p fifo ] || fail "-o FIFO replaced the FIFO by a regular file"
+"$moelab" simulate --model m.json --n 5 --seed 7 | cmp -s - fifo.out || fail "-o FIFO: the data differ from stdout's"
+if mknod nulldev c 1 3 2>/dev/null; then
+  expect 0 "" -- "$moelab" simulate --model m.json --n 5 -o nulldev
+  [ -c nulldev ] || fail "-o DEVICE replaced the device by a regular file"
+  rm -f nulldev
+fi
 
 echo "$count CLI checks, $fails failed" >&2
 [ "$fails" -eq 0 ]
