@@ -3,7 +3,10 @@
 import ctypes
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import unittest
 
 import support  # noqa: F401
@@ -44,6 +47,27 @@ class TestLibrary(unittest.TestCase):
         path = os.environ.get("MOELAB_LIBRARY")
         if path:
             self.assertEqual(moelab.library_path, path)
+
+    def run_python(self, code, env, cwd):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd)
+
+    def test_library_beside_the_package(self):
+        import moelab
+        with tempfile.TemporaryDirectory() as tmp:
+            pkg = os.path.join(tmp, "moelab")
+            shutil.copytree(os.path.dirname(moelab.__file__), pkg,
+                            ignore=shutil.ignore_patterns("__pycache__", "libmoelab.so*"))
+            shutil.copy(moelab.library_path, os.path.join(pkg, "libmoelab.so.0"))
+            env = {k: v for k, v in os.environ.items() if k not in ("MOELAB_LIBRARY", "PYTHONPATH")}
+            r = self.run_python("import moelab; print(moelab.library_path)", env, tmp)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), os.path.join(pkg, "libmoelab.so.0"))
+
+    def test_bad_library_path_fails_the_import(self):
+        env = dict(os.environ, MOELAB_LIBRARY="/nonexistent/libmoelab.so")
+        r = self.run_python("import moelab", env, support.ROOT)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot load $MOELAB_LIBRARY=/nonexistent/libmoelab.so", r.stderr)
 
 
 if __name__ == "__main__":
