@@ -18,12 +18,50 @@
 #ifndef MOELAB_STUDIES_INSTALL_DIR
 #define MOELAB_STUDIES_INSTALL_DIR "/usr/local/share/moelab/studies"
 #endif
+#ifndef MOELAB_BUILD_DIR
+#define MOELAB_BUILD_DIR ""
+#endif
 
+static int is_dir(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* The directory of the running executable (resolved), or "" when unknown. */
+static void exe_dir(char *buf, size_t size) {
+  char link[4096];
+  ssize_t n = readlink("/proc/self/exe", link, sizeof link - 1);
+  buf[0] = '\0';
+  if (n <= 0) return;
+  link[n] = '\0';
+  char *slash = strrchr(link, '/');
+  if (!slash) return;
+  *slash = '\0';
+  snprintf(buf, size, "%s", link);
+}
+
+/*
+ * $MOELAB_STUDIES; else, for the executable of the build tree, the source
+ * tree's studies/; else the installed directory (the compiled-in one, then
+ * ../share/moelab/studies beside the executable, for an installation moved
+ * or made with `cmake --install --prefix`); else the source tree's.
+ */
 const char *cli_studies_dir(void) {
+  static char found[4200];
   const char *e = getenv("MOELAB_STUDIES");
   if (e && *e) return e;
-  struct stat sb;
-  if (stat(MOELAB_STUDIES_DIR, &sb) == 0 && S_ISDIR(sb.st_mode)) return MOELAB_STUDIES_DIR;
+  char dir[4096];
+  exe_dir(dir, sizeof dir);
+  struct stat sb, se;
+  int in_build = MOELAB_BUILD_DIR[0] && dir[0] && stat(MOELAB_BUILD_DIR, &sb) == 0 && stat(dir, &se) == 0 &&
+                 sb.st_dev == se.st_dev && sb.st_ino == se.st_ino;
+  if (in_build && is_dir(MOELAB_STUDIES_DIR)) return MOELAB_STUDIES_DIR;
+  if (is_dir(MOELAB_STUDIES_INSTALL_DIR)) return MOELAB_STUDIES_INSTALL_DIR;
+  if (dir[0]) {
+    snprintf(found, sizeof found, "%s/../share/moelab/studies", dir);
+    if (is_dir(found)) return found;
+  }
+  if (is_dir(MOELAB_STUDIES_DIR)) return MOELAB_STUDIES_DIR;
   return MOELAB_STUDIES_INSTALL_DIR;
 }
 

@@ -6,7 +6,8 @@
 
 #include "common.h"
 
-/* The directory of the study presets: $MOELAB_STUDIES, else the installed or source directory. */
+/* The directory of the study presets: $MOELAB_STUDIES, else the source tree's (for the executable of the
+ * build tree) or the installed one. */
 const char *cli_studies_dir(void);
 /* Resolves FILE or PRESET (a name in the presets directory) to a path in buf. */
 int cli_resolve_study(const char *cmd, const char *arg, char *buf, size_t size);

@@ -905,8 +905,9 @@ MOELAB_API char *moelab_format_double(double x, char *buf);
  * Atomic output files: writes go to a temporary file in the same directory;
  * moelab_outfile_commit flushes, fsyncs and renames it over `path`, so a
  * crash never leaves a half-written result.  Path "-" writes to stdout
- * directly, and so does a path that exists and is not a regular file (a
- * device such as /dev/null, a FIFO), which a rename would replace.  moelab_outfile_free without a commit removes the temporary file.
+ * directly; a path naming an existing device, FIFO or socket (/dev/null,
+ * /dev/stdout) is written in place, so it stays what it is.
+ * moelab_outfile_free without a commit removes the temporary file.
  * Errors: MOELAB_EIO (cannot create, write, sync or rename), MOELAB_ENOMEM.
  */
 typedef struct moelab_outfile moelab_outfile;

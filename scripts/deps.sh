@@ -10,6 +10,7 @@ packages=(
   libcjson-dev                         # model and study files
   librandom123-dev                     # counter-based random streams (Philox)
   gnuplot-nox                          # figures
+  groff-base                           # the man page check (tests/man_test.sh)
   python3 python3-numpy                # the Python package and its tests
 )
 packages+=("$@")

@@ -601,9 +601,9 @@ int moelab_csv_write(FILE *fp, const moelab_data_view *view, const char *const *
 
 struct moelab_outfile {
   FILE *fp;
-  int direct; /* a device or FIFO written in place (no temporary file) */
   char *path;
-  char *tmp; /* NULL for stdout */
+  char *tmp;  /* NULL for stdout and for a path written in place */
+  int direct; /* an existing device, FIFO or socket, written in place */
   int committed;
 };
 
@@ -616,19 +616,26 @@ int moelab_outfile_new(const char *path, moelab_outfile **out, moelab_error *err
     *out = o;
     return MOELAB_OK;
   }
-  /* A target that exists and is not a regular file (/dev/null, a FIFO, a terminal) is written
-   * directly: renaming a temporary file over it would replace the device. */
   struct stat sb;
-  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-    if (S_ISDIR(sb.st_mode)) {
-      free(o);
-      return ml_fail(err, MOELAB_EIO, path, 0, NULL, "is a directory");
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+    /* A device (/dev/null, a terminal), a FIFO or a socket is written in place:
+     * a temporary file renamed over it would replace it by a regular file. */
+    o->path = ml_strdup(path);
+    if (!o->path) {
+      moelab_outfile_free(o);
+      return ml_nomem(err);
     }
-    o->fp = fopen(path, "wb");
-    if (!o->fp) {
+    int dfd = open(path, O_WRONLY | O_CLOEXEC);
+    if (dfd < 0) {
       int e = errno;
-      free(o);
-      return ml_fail(err, MOELAB_EIO, path, 0, NULL, "cannot open for writing: %s", strerror(e));
+      moelab_outfile_free(o);
+      return ml_fail(err, MOELAB_EIO, path, 0, NULL, "cannot open output file: %s", strerror(e));
+    }
+    o->fp = fdopen(dfd, "wb");
+    if (!o->fp) {
+      close(dfd);
+      moelab_outfile_free(o);
+      return ml_nomem(err);
     }
     o->direct = 1;
     *out = o;
@@ -675,9 +682,18 @@ FILE *moelab_outfile_stream(moelab_outfile *out) { return out ? out->fp : NULL; 
 
 int moelab_outfile_commit(moelab_outfile *o, moelab_error *err) {
   if (!o) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL output file");
-  if (!o->tmp) { /* stdout or a device */
-    if (fflush(o->fp) != 0 || ferror(o->fp))
-      return ml_fail(err, MOELAB_EIO, o->direct ? "<device>" : "<stdout>", 0, NULL, "write error: %s", strerror(errno));
+  if (!o->tmp) {
+    if (!o->fp) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "output file already committed");
+    int bad = fflush(o->fp) != 0 || ferror(o->fp);
+    int e = errno;
+    if (o->direct) {
+      if (fclose(o->fp) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+      }
+      o->fp = NULL;
+    }
+    if (bad) return ml_fail(err, MOELAB_EIO, o->direct ? o->path : "<stdout>", 0, NULL, "write error: %s", strerror(e));
     o->committed = 1;
     return MOELAB_OK;
   }

@@ -171,6 +171,21 @@ expect 0 "" -- "$moelab" simulate --model m.json --n 3 -o /dev/null
 [ -c /dev/null ] || fail "/dev/null is no longer a device"
 # an output path that cannot be written: runtime failure, exit 1
 expect 1 "cannot create output file" -- "$moelab" simulate --model m.json --n 5 -o /nonexistent/dir/x.csv
+# a FIFO (or a device such as /dev/null) named by -o is written in place, never
+# replaced by a regular file
+mkfifo fifo
+timeout 60 cat fifo >fifo.out &
+reader=$!
+expect 0 "" -- "$moelab" simulate --model m.json --n 5 --seed 7 -o fifo
+[ -p fifo ] && { exec 3<>fifo; exec 3>&-; }  # the reader ends even when nothing was written
+wait "$reader"
+[ -p fifo ] || fail "-o FIFO replaced the FIFO by a regular file"
+"$moelab" simulate --model m.json --n 5 --seed 7 | cmp -s - fifo.out || fail "-o FIFO: the data differ from stdout's"
+if mknod nulldev c 1 3 2>/dev/null; then
+  expect 0 "" -- "$moelab" simulate --model m.json --n 5 -o nulldev
+  [ -c nulldev ] || fail "-o DEVICE replaced the device by a regular file"
+  rm -f nulldev
+fi
 
 echo "$count CLI checks, $fails failed" >&2
 [ "$fails" -eq 0 ]
