@@ -3,6 +3,7 @@
  */
 #include "common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -410,4 +411,36 @@ int cli_get_range(const char *cmd, const cli_args *a, const char *name, double *
   *lo = t[0];
   *hi = t[1];
   return 0;
+}
+
+int cli_get_indices(const char *cmd, const cli_args *a, const char *name, size_t *out, size_t max, size_t *n) {
+  *n = 0;
+  const char *v = cli_get(a, name);
+  if (!v) return 0;
+  const char *p = v;
+  if (!*p) goto bad;
+  while (*p) {
+    char *end;
+    if (!isdigit((unsigned char)*p)) goto bad;
+    unsigned long x = strtoul(p, &end, 10);
+    if (end == p || (*end && *end != ',') || *n >= max || (*end == ',' && !end[1])) goto bad;
+    out[(*n)++] = x;
+    p = *end ? end + 1 : end;
+  }
+  return 0;
+bad:
+  cli_msg(cmd, "option '--%s': expected comma-separated indices, got '%s'", name, v);
+  return EXIT_USAGE;
+}
+
+int cli_write_model(const char *cmd, const char *path, const moelab_model *m) {
+  moelab_error err;
+  moelab_error_clear(&err);
+  moelab_outfile *out = NULL;
+  int rc = 0;
+  if (moelab_outfile_new(path, &out, &err) || moelab_model_write(moelab_outfile_stream(out), m, &err) ||
+      moelab_outfile_commit(out, &err))
+    rc = cli_fail(cmd, &err, 0);
+  moelab_outfile_free(out);
+  return rc;
 }

@@ -110,6 +110,12 @@ int cli_stderr_is_tty(void);
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_signals(void);
 
+/* Comma-separated indices (at most max) of option `name` into out; *n receives their count.  A bad value prints
+ * a message and returns EXIT_USAGE; an absent option leaves *n = 0. */
+int cli_get_indices(const char *cmd, const cli_args *a, const char *name, size_t *out, size_t max, size_t *n);
+/* Writes a model to path ("-": stdout) atomically; on failure prints the error and returns its exit code. */
+int cli_write_model(const char *cmd, const char *path, const moelab_model *m);
+
 /* Parses "A,B" into two finite numbers with A < B. */
 int cli_get_range(const char *cmd, const cli_args *a, const char *name, double *lo, double *hi);
 

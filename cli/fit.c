@@ -182,20 +182,8 @@ static int run(const cli_command *cmd, int argc, char **argv) {
       return EXIT_USAGE;
     }
   }
-  if ((v = cli_get(&a, "split"))) {
-    const char *p = v;
-    while (*p) {
-      char *end;
-      unsigned long x = strtoul(p, &end, 10);
-      if (end == p || (*end && *end != ',') || o.nsplit >= MOELAB_MAX_K) {
-        cli_msg(C, "option '--split': expected comma-separated atom indices, got '%s'", v);
-        return EXIT_USAGE;
-      }
-      split[o.nsplit++] = x;
-      p = *end ? end + 1 : end;
-    }
-    o.split = split;
-  }
+  if ((rc = cli_get_indices(C, &a, "split", split, MOELAB_MAX_K, &o.nsplit))) return rc;
+  if (o.nsplit) o.split = split;
   if (init_file && strcmp(init_file, "-") == 0 && strcmp(dpath, "-") == 0) {
     cli_msg(C, "the start model and the data cannot both come from stdin");
     return EXIT_USAGE;
@@ -208,7 +196,6 @@ static int run(const cli_command *cmd, int argc, char **argv) {
   moelab_model *start = NULL, *m = NULL;
   moelab_data *D = NULL;
   moelab_fit_report *rep = NULL;
-  moelab_outfile *out = NULL;
   moelab_select_row *rows = NULL;
   moelab_error err;
   moelab_error_clear(&err);
@@ -263,14 +250,9 @@ static int run(const cli_command *cmd, int argc, char **argv) {
     goto done;
   }
   if (!quiet) print_report(rf, m, rep, (const char *const *)D->names);
-  if (moelab_outfile_new(opath, &out, &err) || moelab_model_write(moelab_outfile_stream(out), m, &err) ||
-      moelab_outfile_commit(out, &err)) {
-    rc = cli_fail(C, &err, 0);
-    goto done;
-  }
+  if ((rc = cli_write_model(C, opath, m))) goto done;
   rc = EXIT_OK;
 done:
-  moelab_outfile_free(out);
   moelab_fit_report_free(rep);
   moelab_model_free(m);
   moelab_model_free(start);

@@ -68,23 +68,10 @@ static int run(const cli_command *cmd, int argc, char **argv) {
       return EXIT_USAGE;
     }
   }
-  if ((v = cli_get(&a, "split"))) {
-    const char *p = v;
-    while (*p) {
-      char *end;
-      unsigned long x = strtoul(p, &end, 10);
-      if (end == p || (*end && *end != ',') || o.nsplit >= MOELAB_MAX_K) {
-        cli_msg(C, "option '--split': expected comma-separated atom indices, got '%s'", v);
-        return EXIT_USAGE;
-      }
-      split[o.nsplit++] = x;
-      p = *end ? end + 1 : end;
-    }
-    o.split = split;
-  }
+  if ((rc = cli_get_indices(C, &a, "split", split, MOELAB_MAX_K, &o.nsplit))) return rc;
+  if (o.nsplit) o.split = split;
   moelab_model *truth = NULL, *gbar = NULL;
   moelab_reference_report *rep = NULL;
-  moelab_outfile *out = NULL;
   moelab_error err;
   moelab_error_clear(&err);
   char *rj = NULL, *extra = NULL;
@@ -129,16 +116,11 @@ static int run(const cli_command *cmd, int argc, char **argv) {
     for (size_t i = 0; i < rep->neig; i++) fprintf(rf, " %.3g", rep->eig[i]);
     fprintf(rf, "%s\n", rep->degenerate ? "  -> NON-ISOLATED minimum (degenerate)" : "");
   }
-  if (moelab_outfile_new(opath, &out, &err) || moelab_model_write(moelab_outfile_stream(out), gbar, &err) ||
-      moelab_outfile_commit(out, &err)) {
-    rc = cli_fail(C, &err, 0);
-    goto done;
-  }
+  if ((rc = cli_write_model(C, opath, gbar))) goto done;
   rc = EXIT_OK;
 done:
   free(rj);
   free(extra);
-  moelab_outfile_free(out);
   moelab_reference_report_free(rep);
   moelab_model_free(gbar);
   moelab_model_free(truth);
