@@ -161,6 +161,7 @@ expect 0 "" -- "$moelab" simulate --model noinput.json --n 5 --law normal --mean
 expect 2 "option '--sd'" -- "$moelab" simulate --model noinput.json --n 5 --law normal --mean 0 --sd 1,2
 expect 2 "sd must be > 0" -- "$moelab" simulate --model noinput.json --n 5 --law normal --mean 0 --sd 0
 # a device is written in place, never replaced by a renamed file
+rm -f fifo fifo.out
 mkfifo fifo
 (cat fifo > fifo.out &)
 expect 0 "" -- "$moelab" simulate --model m.json --n 3 -o fifo
@@ -173,6 +174,7 @@ expect 0 "" -- "$moelab" simulate --model m.json --n 3 -o /dev/null
 expect 1 "cannot create output file" -- "$moelab" simulate --model m.json --n 5 -o /nonexistent/dir/x.csv
 # a FIFO (or a device such as /dev/null) named by -o is written in place, never
 # replaced by a regular file
+rm -f fifo fifo.out
 mkfifo fifo
 timeout 60 cat fifo >fifo.out &
 reader=$!
