@@ -210,9 +210,10 @@ int ml_j_get_vector(const ml_jctx *c, const cJSON *item, const char *path, size_
     for (size_t i = 0; i < n; i++) out[i] = v;
     return MOELAB_OK;
   }
-  if (!cJSON_IsArray(item)) return ml_jfail(c, MOELAB_EPARSE, path, "expected an array of %zu numbers", n);
+  if (!cJSON_IsArray(item))
+    return ml_jfail(c, MOELAB_EPARSE, path, "expected an array of %zu number%s", n, n == 1 ? "" : "s");
   size_t m = (size_t)cJSON_GetArraySize(item);
-  if (m != n) return ml_jfail(c, MOELAB_EPARSE, path, "expected %zu numbers, found %zu", n, m);
+  if (m != n) return ml_jfail(c, MOELAB_EPARSE, path, "expected %zu number%s, found %zu", n, n == 1 ? "" : "s", m);
   size_t i = 0;
   for (const cJSON *e = item->child; e; e = e->next, i++) {
     char p[160];
@@ -345,7 +346,8 @@ int ml_j_model(const ml_jctx *c, const cJSON *root, moelab_model **out) {
     long kv;
     st = ml_j_get_int(c, kk, "k", 1, MOELAB_MAX_K, &kv);
     if (st) return st;
-    if ((size_t)kv != k) return ml_jfail(c, MOELAB_EPARSE, "k", "k = %ld but \"atoms\" has %zu entries", kv, k);
+    if ((size_t)kv != k)
+      return ml_jfail(c, MOELAB_EPARSE, "k", "k = %ld but \"atoms\" has %zu entr%s", kv, k, k == 1 ? "y" : "ies");
   }
   /* d: the member, else the length of the first atom's beta1 */
   long d = 0;

@@ -167,7 +167,7 @@ static void test_bad_models(void) {
        MOELAB_EPARSE, 1, "expert", "degree"},
       {"{\"gate\": \"sigmoid\", \"expert\": \"relu\", \"d\": 1, \"k\": 3, \"atoms\": [\n"
        "  {\"beta0\": 0, \"beta1\": [0], \"eta\": [1, 2]}]}",
-       MOELAB_EPARSE, 1, "k", "entries"},
+       MOELAB_EPARSE, 1, "k", "has 1 entry"},
       {"{\"gate\": \"sigmoid\", \"gate\": \"softmax\", \"expert\": \"relu\", \"atoms\": []}", MOELAB_EPARSE, 1,
        "gate", "twice"},
       {"{\"gate\": \"sigmoid\", \"expert\": \"relu\", \"d\": 1, \"atoms\": [\n"
