@@ -44,7 +44,9 @@ void study_loss_column(const moelab_loss_spec *spec, char *buf, size_t size) {
 
 const char *study_theory(const moelab_study *s, moelab_gate gate, int protocol, const char *q) {
   const char *expert;
-  if (gate == MOELAB_GATE_SIGMOID && s->regime == 2)
+  if (s->k == s->truth->k) /* exactly specified: every atom at the parametric rate */
+    expert = "n^-1/2";
+  else if (gate == MOELAB_GATE_SIGMOID && s->regime == 2)
     expert = s->cls == CLASS_CONST ? "1/log n" : "n^-1/2";
   else
     expert = s->cls == CLASS_STRONG ? "n^-1/4" : "1/log n";
