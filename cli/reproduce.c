@@ -87,6 +87,218 @@ static void cell_text(const srow *r, char *b, size_t n) {
              strcmp(r->verdict, "agrees") == 0 ? "✓" : "✗ disagrees");
 }
 
+/* ---- diagnostics of the curves that disagree (docs/studies.md, "Diagnostics") ---- */
+
+/* Thresholds of the causes named in the report. */
+#define DIAG_UNCONVERGED 0.05 /* fraction of fits not converged */
+#define DIAG_AT_BOUND 0.10    /* fraction of fits with a parameter on Θ's boundary */
+#define DIAG_BEND 0.15        /* difference of the slopes of the two halves of the grid */
+#define DIAG_CANONICAL 0.10   /* canonical loss steeper than the raw loss by this much */
+
+/* The number after "key": in a JSON text, or NAN; *flag = 1 when the value is true. */
+static double json_value(const char *text, const char *key, int *flag) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\"", key);
+  const char *p = text ? strstr(text, pat) : NULL;
+  if (flag) *flag = 0;
+  if (!p) return NAN;
+  p += strlen(pat);
+  while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t') p++;
+  if (flag && strncmp(p, "true", 4) == 0) *flag = 1;
+  char *end;
+  double v = strtod(p, &end);
+  return end == p ? NAN : v;
+}
+
+/* Slope (OLS of the log means) of the values v against n for nlo <= n <= nhi; NAN if fewer than 2 sizes. */
+static double slope_of(const double *n, const double *v, size_t m, double nlo, double nhi) {
+  double *a = malloc((m + 1) * sizeof *a), *b = malloc((m + 1) * sizeof *b);
+  size_t k = 0;
+  for (size_t i = 0; a && b && i < m; i++)
+    if (n[i] >= nlo && n[i] <= nhi && v[i] > 0 && isfinite(v[i])) {
+      a[k] = n[i];
+      b[k++] = v[i];
+    }
+  double s = NAN;
+  moelab_rate_options o;
+  moelab_rate_options_init(&o);
+  o.bootstrap = 0;
+  moelab_rate_result r;
+  if (a && b && k >= 2 && moelab_rate_fit(a, b, k, &o, &r, NULL) == 0) {
+    if (r.groups >= 2) s = r.slope;
+    moelab_rate_result_clear(&r);
+  }
+  free(a);
+  free(b);
+  return s;
+}
+
+static void fmt_slope(double s, char *b, size_t m) {
+  if (isnan(s))
+    snprintf(b, m, "-");
+  else
+    snprintf(b, m, "%.2f", s);
+}
+
+/* One bullet (markdown) and one list item (HTML) for a disagreeing expert-rate row. */
+static void diagnose(FILE *fm, FILE *fh, const char *out, const srow *r) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/%s/results.csv", out, r->preset);
+  moelab_table *t = NULL;
+  if (moelab_table_read_file(path, &t, NULL)) {
+    fprintf(fm, "- **%s, %s (%s)**: %s not readable.\n", r->preset, r->gate, r->protocol, path);
+    return;
+  }
+  long cp = moelab_table_column(t, "protocol"), cg = moelab_table_column(t, "gate"),
+       cn = moelab_table_column(t, "n"), cc = moelab_table_column(t, "converged"), cs = moelab_table_column(t, "stop"),
+       cb = moelab_table_column(t, "n_at_bound"), ce = moelab_table_column(t, "expert_rate"),
+       cd = moelab_table_column(t, "loss_D1"), cdc = moelab_table_column(t, "loss_D1_canonical");
+  if (cp < 0 || cg < 0 || cn < 0 || cc < 0 || cs < 0 || ce < 0) {
+    moelab_table_free(t);
+    return;
+  }
+  size_t m = 0, conv = 0, failed = 0, bound = 0;
+  double *n = malloc((t->nrow + 1) * sizeof *n), *v = malloc((t->nrow + 1) * sizeof *v),
+         *d1 = malloc((t->nrow + 1) * sizeof *d1), *d1c = malloc((t->nrow + 1) * sizeof *d1c);
+  int *atb = malloc((t->nrow + 1) * sizeof *atb);
+  const char *stops[12];
+  size_t nstop = 0, scount[12];
+  for (size_t i = 0; n && v && d1 && d1c && atb && i < t->nrow; i++) {
+    char **c = t->cells + i * t->ncol;
+    if (strcmp(c[cp], r->protocol) || strcmp(c[cg], r->gate)) continue;
+    n[m] = strtod(c[cn], NULL);
+    v[m] = strtod(c[ce], NULL);
+    d1[m] = cd >= 0 ? strtod(c[cd], NULL) : NAN;
+    d1c[m] = cdc >= 0 ? strtod(c[cdc], NULL) : NAN;
+    atb[m] = cb >= 0 && strtod(c[cb], NULL) > 0;
+    conv += strcmp(c[cc], "1") == 0;
+    failed += strcmp(c[cs], "failed") == 0;
+    bound += (size_t)atb[m];
+    size_t j = 0;
+    while (j < nstop && strcmp(stops[j], c[cs])) j++;
+    if (j == nstop && nstop < 12) {
+      stops[nstop] = c[cs];
+      scount[nstop++] = 0;
+    }
+    if (j < nstop) scount[j]++;
+    m++;
+  }
+  /* the sizes of the grid, and the two halves */
+  double sizes[64];
+  size_t ns = 0;
+  for (size_t i = 0; i < m; i++) {
+    size_t j = 0;
+    while (j < ns && sizes[j] != n[i]) j++;
+    if (j == ns && ns < 64) sizes[ns++] = n[i];
+  }
+  for (size_t i = 1; i < ns; i++)
+    for (size_t j = i; j > 0 && sizes[j - 1] > sizes[j]; j--) {
+      double x = sizes[j];
+      sizes[j] = sizes[j - 1];
+      sizes[j - 1] = x;
+    }
+  double s_lo = NAN, s_hi = NAN, s_d1 = NAN, s_d1c = NAN;
+  if (ns >= 4) {
+    s_lo = slope_of(n, v, m, sizes[0], sizes[(ns - 1) / 2]);
+    s_hi = slope_of(n, v, m, sizes[ns / 2], sizes[ns - 1]);
+  }
+  if (cdc >= 0 && ns >= 2) {
+    s_d1 = slope_of(n, d1, m, sizes[0], sizes[ns - 1]);
+    s_d1c = slope_of(n, d1c, m, sizes[0], sizes[ns - 1]);
+  }
+  /* the reference measure of the curve, when it has one */
+  double rel = NAN, off = NAN;
+  int degenerate = 0, have_ref = 0;
+  {
+    char rdir[4400], prefix[64];
+    snprintf(rdir, sizeof rdir, "%s/%s/references", out, r->preset);
+    snprintf(prefix, sizeof prefix, "%s-%s-", r->protocol, r->gate);
+    DIR *dd = opendir(rdir);
+    struct dirent *e;
+    while (dd && (e = readdir(dd)))
+      if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+        char rp[4800];
+        snprintf(rp, sizeof rp, "%s/%s", rdir, e->d_name);
+        moelab_model *g = NULL;
+        if (moelab_model_read_file(rp, &g, NULL) == 0 && g->extra) {
+          rel = json_value(g->extra, "relative_distance", NULL);
+          off = json_value(g->extra, "switched_off", NULL);
+          json_value(g->extra, "degenerate", &degenerate);
+          have_ref = 1;
+        }
+        moelab_model_free(g);
+        break;
+      }
+    if (dd) closedir(dd);
+  }
+  /* the facts */
+  char facts[2400], b1[16], b2[16];
+  size_t fl = 0;
+  double th = !strcmp(r->theory, "n^-1/2") ? -0.5 : !strcmp(r->theory, "n^-1/4") ? -0.25 : NAN;
+  const char *dir = "";
+  if (!isnan(th))
+    dir = r->hi < th ? " (faster than the theory)" : r->lo > th ? " (slower than the theory)" : "";
+  else
+    dir = r->hi < -0.15 ? " (faster than 1/log n allows)" : r->lo > 0 ? " (increasing)" : "";
+  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "slope %.2f [%.2f, %.2f] against %s%s. ", r->slope, r->lo,
+                         r->hi, r->theory, dir);
+  fmt_slope(s_lo, b1, sizeof b1);
+  fmt_slope(s_hi, b2, sizeof b2);
+  if (ns >= 4)
+    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "Local slopes: %s for n = %.0f..%.0f, %s for n = %.0f..%.0f. ",
+                           b1, sizes[0], sizes[(ns - 1) / 2], b2, sizes[ns / 2], sizes[ns - 1]);
+  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "Fits: %zu of %zu converged, %zu failed; stop reasons", conv, m,
+                         failed);
+  for (size_t j = 0; j < nstop && fl < sizeof facts - 80; j++)
+    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "%s %s %zu", j ? "," : "", stops[j], scount[j]);
+  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, ". With a parameter on Θ's boundary: %zu", bound);
+  if (bound && ns) {
+    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, " (per size:");
+    for (size_t j = 0; j < ns && fl < sizeof facts - 16; j++) {
+      size_t c = 0;
+      for (size_t i = 0; i < m; i++) c += n[i] == sizes[j] && atb[i];
+      fl += (size_t)snprintf(facts + fl, sizeof facts - fl, " %zu", c);
+    }
+    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, ")");
+  }
+  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, ". ");
+  if (!isnan(s_d1) && !isnan(s_d1c))
+    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "D1 slope %.2f, canonical D1 (identified products) %.2f. ",
+                           s_d1, s_d1c);
+  if (have_ref)
+    fl += (size_t)snprintf(facts + fl, sizeof facts - fl,
+                           "Reference Ḡ: relative distance to f_G* %.2g, %.0f atom%s switched off, %s. ", rel, off,
+                           off == 1 ? "" : "s",
+                           !degenerate ? "not degenerate"
+                           : off > 0   ? "JᵀJ singular through its switched-off atoms (the expert rate is then L̄ against G*)"
+                                       : "degenerate (JᵀJ singular: a non-isolated minimum)");
+  /* the causes */
+  char causes[600] = "";
+  size_t cl = 0;
+#define CAUSE(...) cl += (size_t)snprintf(causes + cl, sizeof causes - cl, "%s", cl ? "; " : ""), \
+                   cl += (size_t)snprintf(causes + cl, sizeof causes - cl, __VA_ARGS__)
+  if (m && (double)(m - conv - failed) > DIAG_UNCONVERGED * (double)m) CAUSE("non-converged fits");
+  if (!strcmp(r->expert, "relu")) CAUSE("positive homogeneity of ReLU experts (docs/theory.md §8)");
+  if (!isnan(s_d1) && !isnan(s_d1c) && s_d1c < s_d1 - DIAG_CANONICAL)
+    CAUSE("the identified products converge faster than the atoms (homogeneity)");
+  if (m && (double)bound > DIAG_AT_BOUND * (double)m) CAUSE("fits ending on Θ's boundary (atoms switched off or escaping)");
+  if (have_ref && degenerate && !(off > 0)) CAUSE("Ḡ degenerate (a non-isolated minimum)");
+  if (!isnan(s_lo) && !isnan(s_hi) && fabs(s_lo - s_hi) > DIAG_BEND) CAUSE("the curve bends over the grid (pre-asymptotic)");
+  if (!isnan(th) && r->hi < th) CAUSE("faster than the theory's rate over this grid");
+  if (isnan(th) && r->hi < -0.15) CAUSE("faster than 1/log n over this grid (1/log n bounds the rate from above)");
+  if (!cl) CAUSE("none of the diagnostics applies");
+#undef CAUSE
+  fprintf(fm, "- **%s, %s gate, %s protocol**: %sLikely causes: %s.\n", r->preset, r->gate, r->protocol, facts, causes);
+  fprintf(fh, "<li><b>%s, %s gate, %s protocol</b>: %sLikely causes: %s.</li>\n", r->preset, r->gate, r->protocol,
+          facts, causes);
+  free(n);
+  free(v);
+  free(d1);
+  free(d1c);
+  free(atb);
+  moelab_table_free(t);
+}
+
 /* The paper's figure: the same-data expert rates of the ReLU and linear presets side by side. */
 static void paper_figure(FILE *fg, const char *out) {
   const char *panels[2] = {"relu-regime2", "linear-regime2"};
@@ -253,6 +465,27 @@ static int run(const cli_command *cmd, int argc, char **argv) {
     fprintf(fh, "</table>\n");
     fprintf(fm, "\nThe details of each preset (every quantity, stop reasons, Gbar, sample-size ratios) are in "
                 "`<preset>/summary.md`; the rows of every fit in `<preset>/results.csv`.\n\n");
+    /* the diagnostics of every curve that disagrees */
+    {
+      int any = 0;
+      for (size_t i = 0; i < nr; i++) {
+        const srow *r = &rows[i];
+        if (strcmp(r->quantity, "expert_rate") || !strcmp(r->verdict, "agrees")) continue;
+        if (!any) {
+          fprintf(fm, "## Diagnostics of the curves that disagree\n\n");
+          fprintf(fh, "<h2>Diagnostics of the curves that disagree</h2><ul>\n");
+          any = 1;
+        }
+        diagnose(fm, fh, out, r);
+      }
+      if (any) {
+        fprintf(fm, "\nCauses are named by fixed rules (docs/studies.md, \"Diagnostics\"): more than %g%% of the fits "
+                    "not converged, or on Θ's boundary more than %g%%; local slopes of the two halves of the grid "
+                    "differing by more than %g; a canonical D1 steeper than the raw D1 by more than %g.\n\n",
+                100 * DIAG_UNCONVERGED, 100 * DIAG_AT_BOUND, DIAG_BEND, DIAG_CANONICAL);
+        fprintf(fh, "</ul>\n");
+      }
+    }
     fprintf(fm, "## Figures\n\n![same data](figure-same-data.svg)\n\n");
     fprintf(fh, "<h2>Figures</h2><p><img src='figure-same-data.svg' width='1100'></p>\n");
     for (size_t i = 0; i < nn; i++) {

@@ -89,6 +89,33 @@ total_rows=$(($(wc -l < r/results.csv) - 1))
 "$moelab" study "$src/tests/studies/regression.json" --out s --resume --no-figures >/dev/null 2>&1 || fail "resume after SIGINT failed"
 cmp -s <(sorted r/results.csv) <(sorted s/results.csv) || fail "SIGINT/resume: results differ"
 
+# ---- moelab reproduce over a presets directory: the rate table, every preset, the diagnostics.
+# The regression study above is resumed with its expert rate replaced by a constant: that curve
+# then disagrees with n^-1/4 (slope 0) and the report must diagnose it from its results.
+mkdir presets rep
+sed 's/"name": "mini"/"name": "gelu-regime2"/' "$mini" > presets/gelu-regime2.json
+cp "$src/tests/studies/regression.json" presets/
+cp -r r rep/regression
+awk -F, -v OFS=, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "expert_rate") c = i} NR > 1 {$c = 1} {print}' \
+  r/results.csv > rep/regression/results.csv
+MOELAB_STUDIES=$work/presets "$moelab" reproduce --out rep --threads 2 --no-figures >out.txt 2>err.txt \
+  || fail "reproduce failed: $(cat err.txt)"
+grep -q "^moelab reproduce: [0-2] of 2 rate-table cells agree; report in rep/report.md" out.txt || fail "reproduce: $(cat out.txt)"
+[ -s rep/report.md ] && [ -s rep/report.html ] && [ -s rep/gelu-regime2/summary.csv ] || fail "reproduce outputs missing"
+grep -q '^| Regime 2, sigmoid | n^-1/2 \\| ' rep/report.md || fail "rate table: no Regime 2 sigmoid cell"
+grep -q '^| Regime 1, sigmoid | ? \\| not run |' rep/report.md || fail "rate table: a preset not run is not marked"
+grep -q '^| gelu-regime2 | softmax | same-data |' rep/report.md || fail "every-preset table lacks the same-data curve"
+grep -q '^| regression | sigmoid | matched | 0.000 \[0.000, 0.000\] | n^-1/4 | disagrees |' rep/report.md \
+  || fail "the constant expert rate does not disagree: $(grep '^| regression' rep/report.md)"
+want=$(cat rep/*/summary.csv | awk -F, '$7 == "expert_rate" && $14 == "disagrees"' | wc -l)
+diag=$(sed -n '/^## Diagnostics/,/^## Figures/p' rep/report.md)
+got=$(echo "$diag" | grep -c '^- \*\*')
+[ "$want" -ge 1 ] && [ "$want" = "$got" ] || fail "report: $got diagnostics for $want disagreeing curves"
+bound=$(awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "n_at_bound") c = i} NR > 1 && $c > 0 {k++} END {print k + 0}' r/results.csv)
+echo "$diag" | grep '^- \*\*regression, sigmoid gate, matched protocol\*\*: slope 0.00 \[0.00, 0.00\] against n^-1/4 (slower than the theory)\. ' \
+  | grep -q "Fits: 40 of 40 converged, 0 failed; .*With a parameter on Θ's boundary: $bound[ .].*Likely causes: " \
+  || fail "diagnostics of the regression curve: $(echo "$diag" | grep regression)"
+
 # ---- bad study files: exit 2, file:line: field
 printf '{"name": "x", "truth": {"gate": "sigmoid", "expert": "relu", "d": 1,\n "atoms": [{"beta0": 0, "beta1": [0], "eta": [1]}]}}\n' > bad1.json
 "$moelab" study bad1.json --out z >/dev/null 2>err.txt
