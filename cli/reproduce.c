@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,6 +134,16 @@ static double slope_of(const double *n, const double *v, size_t m, double nlo, d
   return s;
 }
 
+/* Appends to buf (capacity cap, current length *len), truncating at the capacity. */
+__attribute__((format(printf, 4, 5))) static void cat_fmt(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
+  if (*len + 1 >= cap) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf + *len, cap - *len, fmt, ap);
+  va_end(ap);
+  if (w > 0) *len = *len + (size_t)w < cap ? *len + (size_t)w : cap - 1;
+}
+
 static void fmt_slope(double s, char *b, size_t m) {
   if (isnan(s))
     snprintf(b, m, "-");
@@ -240,33 +251,33 @@ static void diagnose(FILE *fm, FILE *fh, const char *out, const srow *r) {
     dir = r->hi < th ? " (faster than the theory)" : r->lo > th ? " (slower than the theory)" : "";
   else
     dir = r->hi < -0.15 ? " (faster than 1/log n allows)" : r->lo > 0 ? " (increasing)" : "";
-  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "slope %.2f [%.2f, %.2f] against %s%s. ", r->slope, r->lo,
+  cat_fmt(facts, sizeof facts, &fl, "slope %.2f [%.2f, %.2f] against %s%s. ", r->slope, r->lo,
                          r->hi, r->theory, dir);
   fmt_slope(s_lo, b1, sizeof b1);
   fmt_slope(s_hi, b2, sizeof b2);
   if (ns >= 4)
-    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "Local slopes: %s for n = %.0f..%.0f, %s for n = %.0f..%.0f. ",
+    cat_fmt(facts, sizeof facts, &fl, "Local slopes: %s for n = %.0f..%.0f, %s for n = %.0f..%.0f. ",
                            b1, sizes[0], sizes[(ns - 1) / 2], b2, sizes[ns / 2], sizes[ns - 1]);
-  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "Fits: %zu of %zu converged, %zu failed; stop reasons", conv, m,
+  cat_fmt(facts, sizeof facts, &fl, "Fits: %zu of %zu converged, %zu failed; stop reasons", conv, m,
                          failed);
-  for (size_t j = 0; j < nstop && fl < sizeof facts - 80; j++)
-    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "%s %s %zu", j ? "," : "", stops[j], scount[j]);
-  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, ". With a parameter on Θ's boundary: %zu", bound);
+  for (size_t j = 0; j < nstop; j++)
+    cat_fmt(facts, sizeof facts, &fl, "%s %s %zu", j ? "," : "", stops[j], scount[j]);
+  cat_fmt(facts, sizeof facts, &fl, ". With a parameter on Θ's boundary: %zu", bound);
   if (bound && ns) {
-    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, " (per size:");
-    for (size_t j = 0; j < ns && fl < sizeof facts - 16; j++) {
+    cat_fmt(facts, sizeof facts, &fl, " (per size:");
+    for (size_t j = 0; j < ns; j++) {
       size_t c = 0;
       for (size_t i = 0; i < m; i++) c += n[i] == sizes[j] && atb[i];
-      fl += (size_t)snprintf(facts + fl, sizeof facts - fl, " %zu", c);
+      cat_fmt(facts, sizeof facts, &fl, " %zu", c);
     }
-    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, ")");
+    cat_fmt(facts, sizeof facts, &fl, ")");
   }
-  fl += (size_t)snprintf(facts + fl, sizeof facts - fl, ". ");
+  cat_fmt(facts, sizeof facts, &fl, ". ");
   if (!isnan(s_d1) && !isnan(s_d1c))
-    fl += (size_t)snprintf(facts + fl, sizeof facts - fl, "D1 slope %.2f, canonical D1 (identified products) %.2f. ",
+    cat_fmt(facts, sizeof facts, &fl, "D1 slope %.2f, canonical D1 (identified products) %.2f. ",
                            s_d1, s_d1c);
   if (have_ref)
-    fl += (size_t)snprintf(facts + fl, sizeof facts - fl,
+    cat_fmt(facts, sizeof facts, &fl,
                            "Reference Ḡ: relative distance to f_G* %.2g, %.0f atom%s switched off, %s. ", rel, off,
                            off == 1 ? "" : "s",
                            !degenerate ? "not degenerate"
@@ -275,8 +286,7 @@ static void diagnose(FILE *fm, FILE *fh, const char *out, const srow *r) {
   /* the causes */
   char causes[600] = "";
   size_t cl = 0;
-#define CAUSE(...) cl += (size_t)snprintf(causes + cl, sizeof causes - cl, "%s", cl ? "; " : ""), \
-                   cl += (size_t)snprintf(causes + cl, sizeof causes - cl, __VA_ARGS__)
+#define CAUSE(...) cat_fmt(causes, sizeof causes, &cl, "%s", cl ? "; " : ""), cat_fmt(causes, sizeof causes, &cl, __VA_ARGS__)
   if (m && (double)(m - conv - failed) > DIAG_UNCONVERGED * (double)m) CAUSE("non-converged fits");
   if (!strcmp(r->expert, "relu")) CAUSE("positive homogeneity of ReLU experts (docs/theory.md §8)");
   if (!isnan(s_d1) && !isnan(s_d1c) && s_d1c < s_d1 - DIAG_CANONICAL)
