@@ -24,32 +24,43 @@
 
 static double weight(moelab_gate g, double b0) { return g == MOELAB_GATE_SIGMOID ? 1.0 / (1.0 + exp(-b0)) : exp(b0); }
 
-/* ‖β1_i + t1 - β1°_j‖ and ‖η_i - η°_j‖. */
-static void deltas(const moelab_model *fit, size_t i, const moelab_model *ref, size_t j, const double *t1, double *db,
-                   double *de) {
+/* The squared distances ‖β1_i + t1 - β1°_j‖² and ‖η_i - η°_j‖². */
+static void sq_deltas(const moelab_model *fit, size_t i, const moelab_model *ref, size_t j, const double *t1,
+                      double *sb, double *se) {
   const double *a = fit->theta + i * fit->stride, *b = ref->theta + j * ref->stride;
   double s = 0.0;
   for (size_t c = 0; c < fit->d; c++) {
     double v = a[1 + c] + (t1 ? t1[c] : 0.0) - b[1 + c];
     s += v * v;
   }
-  *db = sqrt(s);
+  *sb = s;
   s = 0.0;
   for (size_t c = 0; c < fit->q; c++) {
     double v = a[1 + fit->d + c] - b[1 + fit->d + c];
     s += v * v;
   }
-  *de = sqrt(s);
+  *se = s;
 }
 
+/* ‖β1_i + t1 - β1°_j‖ and ‖η_i - η°_j‖. */
+static void deltas(const moelab_model *fit, size_t i, const moelab_model *ref, size_t j, const double *t1, double *db,
+                   double *de) {
+  sq_deltas(fit, i, ref, j, t1, db, de);
+  *db = sqrt(*db);
+  *de = sqrt(*de);
+}
+
+/* Cells by the squared distance itself (no square root taken and squared
+ * again), so that equal distances compare equal and a tie goes to the
+ * smallest reference index. */
 static void cells_at(const moelab_model *fit, const moelab_model *ref, const double *t1, size_t *cell) {
   for (size_t i = 0; i < fit->k; i++) {
     double best = INFINITY;
     size_t bj = 0;
     for (size_t j = 0; j < ref->k; j++) {
-      double db, de;
-      deltas(fit, i, ref, j, t1, &db, &de);
-      double dist = db * db + de * de;
+      double sb, se;
+      sq_deltas(fit, i, ref, j, t1, &sb, &se);
+      double dist = sb + se;
       if (dist < best) {
         best = dist;
         bj = j;
@@ -63,7 +74,10 @@ static int check_pair(const moelab_model *fit, const moelab_model *ref, moelab_e
   if (!fit || !ref) return ml_fail(err, MOELAB_EINVAL, NULL, 0, NULL, "NULL model");
   if (fit->d != ref->d)
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "d", "the fit has d = %zu, the reference d = %zu", fit->d, ref->d);
-  if (fit->expert != ref->expert || fit->degree != ref->degree)
+  /* the same expert functions: the same family, or linear and poly of degree 1 */
+  int lin_f = fit->expert == MOELAB_EXPERT_LINEAR || (fit->expert == MOELAB_EXPERT_POLY && fit->degree == 1);
+  int lin_r = ref->expert == MOELAB_EXPERT_LINEAR || (ref->expert == MOELAB_EXPERT_POLY && ref->degree == 1);
+  if (!(lin_f && lin_r) && (fit->expert != ref->expert || fit->degree != ref->degree))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "expert", "the fit has %s experts, the reference %s",
                    moelab_expert_name(fit->expert), moelab_expert_name(ref->expert));
   return MOELAB_OK;
@@ -224,9 +238,9 @@ static double loss_at(lctx *c, double t0, const double *t1, moelab_loss_result *
     /* c->on: the k0 fitted atoms kept on (fixed by the contributions) */
     for (size_t a = 0; a < k0; a++)
       for (size_t j = 0; j < k0; j++) {
-        double db, de;
-        deltas(fit, c->on[a], ref, j, t1, &db, &de);
-        c->cost[a * k0 + j] = sqrt(db * db + de * de);
+        double sb, se;
+        sq_deltas(fit, c->on[a], ref, j, t1, &sb, &se);
+        c->cost[a * k0 + j] = sqrt(sb + se);
       }
     hungarian(c->cost, k0, c->cost_idx);
     for (size_t i = 0; i < k; i++) c->cell[i] = SIZE_MAX;

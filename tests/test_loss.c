@@ -348,7 +348,53 @@ static void test_rates(void) {
   CHECK_STATUS(moelab_rate_fit(one_n, vals, 3, &o, &res, &err), MOELAB_EINVAL);
   double two_n[3] = {100, 200, 200}, bad[3] = {1, -2, 3};
   CHECK_STATUS(moelab_rate_fit(two_n, bad, 3, &o, &res, &err), MOELAB_EINVAL);
+  /* exact zeros count towards the means: n = 1000 {0.1, 0} has mean 0.05, n = 10000 {0.01, 0.02} 0.015 */
+  double zn[4] = {1000, 1000, 10000, 10000}, zv[4] = {0.1, 0.0, 0.01, 0.02};
+  CHECK_STATUS(moelab_rate_fit(zn, zv, 4, &o, &res, NULL), MOELAB_OK);
+  CHECK_NEAR(res.mean[0], 0.05, 1e-15);
+  CHECK_NEAR(res.slope, log(0.015 / 0.05) / log(10.0), 1e-12);
+  CHECK(isfinite(res.ci_low) && isfinite(res.ci_high) && res.ci_low <= res.ci_high);
+  moelab_rate_result_clear(&res);
+  /* every value 0 at one n: no log of the mean */
+  double zz[4] = {0.0, 0.0, 0.01, 0.02};
+  CHECK_STATUS(moelab_rate_fit(zn, zz, 4, &o, &res, &err), MOELAB_EINVAL);
+  CHECK(strstr(err.message, "n = 1000") != NULL);
+}
+
+/*
+ * The tie rule: sigmoid, linear experts, d = 2 (θ = (β1, a, b)), one fitted atom
+ * β0 = 0, β1 = (0, 0), η = (0, 0, 0) against j0: β1 = (1, 1), η = 0 and
+ * j1: β1 = (1, 0), η = (1, 0, 0) (both β0 = 0).  Both squared distances are
+ * exactly 2: the atom goes to j0 (the smaller index).
+ * D1 = |1/2 - 1/2| + |0 - 1/2| + 1/2 (√2 + 0) = 1/2 + √2/2.
+ */
+static void test_tie_rule(void) {
+  const double fit[6] = {0, 0, 0, 0, 0, 0};
+  const double ref[12] = {0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0};
+  const double ref10[12] = {0, 1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0}; /* the same atoms in the other order */
+  moelab_model *f = mk(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_LINEAR, 2, 1, fit);
+  moelab_model *r = mk(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_LINEAR, 2, 2, ref);
+  moelab_model *r2 = mk(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_LINEAR, 2, 2, ref10);
+  size_t cell[1] = {9};
+  CHECK_STATUS(moelab_voronoi_cells(f, r, cell, NULL), MOELAB_OK);
+  CHECK(cell[0] == 0);
+  CHECK_STATUS(moelab_voronoi_cells(f, r2, cell, NULL), MOELAB_OK);
+  CHECK(cell[0] == 0);
+  moelab_loss_result *a = loss(f, r, "D1", 0);
+  CHECK_NEAR(a->value, 0.5 + 0.5 * sqrt(2.0), 1e-15);
+  moelab_loss_result_free(a);
+  /* linear experts and poly experts of degree 1 are the same functions: comparable */
+  moelab_model *p1 = NULL;
+  CHECK_STATUS(moelab_model_new(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_POLY, 1, 2, 2, &p1, NULL), MOELAB_OK);
+  memcpy(p1->theta, ref, sizeof ref);
+  a = loss(f, p1, "D1", 0);
+  CHECK_NEAR(a->value, 0.5 + 0.5 * sqrt(2.0), 1e-15);
+  moelab_loss_result_free(a);
+  moelab_model_free(p1);
+  moelab_model_free(f);
+  moelab_model_free(r);
+  moelab_model_free(r2);
 }
 
 CHECK_MAIN(T(test_hand_d1_sigmoid), T(test_hand_d2), T(test_hand_softmax), T(test_hand_lbar), T(test_loss_errors),
-           T(test_reference), T(test_rates))
+           T(test_reference), T(test_rates), T(test_tie_rule))
