@@ -9,7 +9,7 @@
 
 static const cli_opt opts[] = {
     {"x", 0, "COL", "n", "The sample-size column."},
-    {"y", 0, "COL", "value", "The column whose rate is estimated (values > 0)."},
+    {"y", 0, "COL", "value", "The column whose rate is estimated (values >= 0; the mean at each n must be > 0)."},
     {"by", 0, "COLS", "none", "Comma-separated columns whose distinct values define separate curves."},
     {"bootstrap", 'b', "B", "2000", "Bootstrap resamples for the interval of the slope."},
     {"seed", 's', "S", "0", "Seed of the bootstrap."},

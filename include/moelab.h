@@ -695,9 +695,12 @@ typedef struct moelab_rate_result {
 
 /*
  * Fits the rate of `value` against `n` from rows (n_r, value_r) (replicates
- * are the rows sharing an n; values must be > 0).  Needs >= 2 distinct n.
- * Errors: MOELAB_EINVAL (fewer than 2 groups, non-positive values),
- * MOELAB_ENOMEM.
+ * are the rows sharing an n; values must be >= 0, and the mean at every n
+ * > 0: exact zeros count towards the means).  Needs >= 2 distinct n.  A
+ * bootstrap resample whose mean is 0 at some n has no slope and is left out
+ * of the interval.
+ * Errors: MOELAB_EINVAL (fewer than 2 groups, negative or non-finite values,
+ * every value 0 at some n), MOELAB_ENOMEM.
  */
 MOELAB_API int moelab_rate_fit(const double *n, const double *value, size_t rows, const moelab_rate_options *opt,
                                moelab_rate_result *out, moelab_error *err);

@@ -63,9 +63,9 @@ int moelab_rate_fit(const double *n, const double *value, size_t rows, const moe
       free(R);
       return ml_fail(err, MOELAB_EINVAL, NULL, 0, "n", "row %zu: n must be > 1 (got %g)", i + 1, n[i]);
     }
-    if (!(value[i] > 0) || !isfinite(value[i])) {
+    if (!(value[i] >= 0) || !isfinite(value[i])) {
       free(R);
-      return ml_fail(err, MOELAB_EINVAL, NULL, 0, "value", "row %zu: values must be positive and finite (got %g)",
+      return ml_fail(err, MOELAB_EINVAL, NULL, 0, "value", "row %zu: values must be >= 0 and finite (got %g)",
                      i + 1, value[i]);
     }
     R[i].n = n[i];
@@ -108,6 +108,11 @@ int moelab_rate_fit(const double *n, const double *value, size_t rows, const moe
     out->mean[g] = m;
     out->sd[g] = b - a > 1 ? sqrt(s / (double)(b - a - 1)) : 0.0;
     out->count[g] = b - a;
+    if (!(m > 0)) {
+      st = ml_fail(err, MOELAB_EINVAL, NULL, 0, "value", "every value at n = %g is 0: the log of the mean is undefined",
+                   R[a].n);
+      goto out;
+    }
     lx[g] = log(R[a].n);
     llx[g] = log(lx[g]);
     ly[g] = log(m);
@@ -117,19 +122,25 @@ int moelab_rate_fit(const double *n, const double *value, size_t rows, const moe
   ols(llx, ly, G, &out->log_c, &c1, &out->rss_log);
   out->lambda = -c1;
   out->prefer_log = out->rss_log < out->rss_power;
-  /* bootstrap: resample the replicates within each n */
-  size_t B = opt->bootstrap;
-  for (size_t b = 0; b < B; b++) {
+  /* bootstrap: resample the replicates within each n.  A resample whose mean
+   * is 0 at some n (possible only when values are exactly 0) has no log-log
+   * slope and is left out of the percentiles. */
+  size_t B = 0;
+  for (size_t b = 0; b < opt->bootstrap; b++) {
+    int zero = 0;
     for (g = 0; g < G; g++) {
       size_t a = start[g], m = start[g + 1] - a;
       double s = 0.0;
       for (size_t i = 0; i < m; i++) s += R[a + (size_t)gsl_rng_uniform_int(rng, (unsigned long)m)].v;
-      ly[g] = log(s / (double)m);
+      if (!(s > 0)) zero = 1;
+      ly[g] = zero ? 0.0 : log(s / (double)m);
     }
+    if (zero) continue;
     double c0, rss;
-    ols(lx, ly, G, &c0, &bs[b], &rss);
-    ols(llx, ly, G, &c0, &bl[b], &rss);
-    bl[b] = -bl[b];
+    ols(lx, ly, G, &c0, &bs[B], &rss);
+    ols(llx, ly, G, &c0, &bl[B], &rss);
+    bl[B] = -bl[B];
+    B++;
   }
   if (B >= 2) {
     gsl_sort(bs, 1, B);

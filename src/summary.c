@@ -52,7 +52,7 @@ static int fit_column(const moelab_table *t, const size_t *rows, size_t nr, long
     const char *sx = t->cells[rows[i] * t->ncol + (size_t)ncol], *sy = t->cells[rows[i] * t->ncol + (size_t)col];
     char *e1, *e2;
     double vx = strtod(sx, &e1), vy = strtod(sy, &e2);
-    if (*e1 || *e2 || !isfinite(vy) || !(vy > 0)) continue;
+    if (*e1 || *e2 || !isfinite(vy) || !(vy >= 0)) continue; /* exact zeros count towards the means */
     x[m] = vx;
     y[m] = vy;
     m++;

@@ -117,7 +117,7 @@ expect 0 "" -- "$moelab" rate rate.csv --by g --json
 awk '/"slope":/ {if (match($0, /"slope": -?[0-9.e-]+/)) {v = substr($0, RSTART + 9, RLENGTH - 9) + 0; exit !(v < -0.45 && v > -0.55)}}' out.txt || fail "rate slope: $(cat out.txt)"
 expect 2 "no column 'loss'" -- "$moelab" rate rate.csv --y loss
 printf 'n,value\n1000,0.1\n1000,-1\n2000,0.1\n' > rate2.csv
-expect 2 "values must be positive" -- "$moelab" rate rate2.csv
+expect 2 "values must be >= 0" -- "$moelab" rate rate2.csv
 
 # ---- bad input: exit 2, a message with file:line and field, no output file
 printf 'x1,y\n1,2\n3,abc\n' > bad1.csv
