@@ -327,13 +327,13 @@ int ml_j_model(const ml_jctx *c, const cJSON *root, moelab_model **out) {
     return ml_jfail(c, MOELAB_EPARSE, "expert",
                  "unknown expert family \"%.40s\" (expected relu, gelu, linear, poly, constant, sigmoid or tanh)",
                  ename);
+  /* degree: only the poly family reads it; any other family ignores the member and has degree 1 */
   long degree = 1;
   const cJSON *deg = cJSON_GetObjectItemCaseSensitive(root, "degree");
-  if (deg) {
+  if (expert == MOELAB_EXPERT_POLY) {
+    if (!deg) return ml_jfail(c, MOELAB_EPARSE, "expert", "the poly family needs a \"degree\" member");
     st = ml_j_get_int(c, deg, "degree", 1, MOELAB_MAX_DEGREE, &degree);
     if (st) return st;
-  } else if (expert == MOELAB_EXPERT_POLY) {
-    return ml_jfail(c, MOELAB_EPARSE, "expert", "the poly family needs a \"degree\" member");
   }
   const cJSON *atoms = cJSON_GetObjectItemCaseSensitive(root, "atoms");
   if (!atoms) return ml_jfail(c, MOELAB_EPARSE, "", "missing member \"atoms\"");

@@ -203,6 +203,13 @@ static void test_bad_models(void) {
   }
   moelab_model *m = NULL;
   moelab_error err;
+  /* degree matters for poly only: another family ignores it (even 0) and has degree 1 */
+  const char *relu0 = "{\"gate\": \"sigmoid\", \"expert\": \"relu\", \"degree\": 0, \"d\": 1, \"atoms\": [\n"
+                      "  {\"beta0\": 0, \"beta1\": [0], \"eta\": [1, 2]}]}";
+  CHECK_STATUS(moelab_model_read_buffer(relu0, strlen(relu0), "relu0.json", &m, &err), MOELAB_OK);
+  CHECK(m && m->degree == 1);
+  moelab_model_free(m);
+  m = NULL;
   CHECK_STATUS(moelab_model_read_file("/nonexistent/m.json", &m, &err), MOELAB_EIO);
   CHECK(strcmp(err.file, "/nonexistent/m.json") == 0);
 }
