@@ -455,6 +455,34 @@ static int run(const cli_command *cmd, int argc, char **argv) {
       }
     fprintf(fm, "\n%d of %d cells agree with the theory.\n\n", agree, cells);
     fprintf(fh, "</table><p>%d of %d cells agree with the theory.</p>\n", agree, cells);
+    /* the headline: in Regime 2, sigmoid's expert rate falls faster than softmax's, with disjoint
+     * intervals, where the theory says so: GELU and tanh (strongly identifiable), linear (polynomial) */
+    {
+      const char *fam[3] = {"gelu", "tanh", "linear"};
+      int header = 0;
+      for (int c = 0; c < 3; c++) {
+        char preset[64];
+        snprintf(preset, sizeof preset, "%s-regime2", fam[c]);
+        const srow *sg = find(rows, nr, preset, "matched", "sigmoid", "expert_rate");
+        const srow *sm = find(rows, nr, preset, "matched", "softmax", "expert_rate");
+        if (!sg || !sm) continue;
+        if (!header) {
+          fprintf(fm, "Regime 2, sigmoid faster than softmax (expert-rate slope below, 95%% intervals disjoint):\n\n");
+          fprintf(fh, "<p>Regime 2, sigmoid faster than softmax (expert-rate slope below, 95%% intervals disjoint):</p><ul>\n");
+          header = 1;
+        }
+        int yes = sg->hi < sm->lo;
+        const char *word = yes ? "yes" : sg->slope < sm->slope ? "below, intervals overlap" : "no";
+        fprintf(fm, "- %s: sigmoid %.2f [%.2f, %.2f], softmax %.2f [%.2f, %.2f]: %s\n", preset, sg->slope, sg->lo, sg->hi,
+                sm->slope, sm->lo, sm->hi, word);
+        fprintf(fh, "<li%s>%s: sigmoid %.2f [%.2f, %.2f], softmax %.2f [%.2f, %.2f]: %s</li>\n", yes ? "" : " class='bad'",
+                preset, sg->slope, sg->lo, sg->hi, sm->slope, sm->lo, sm->hi, word);
+      }
+      if (header) {
+        fprintf(fm, "\n");
+        fprintf(fh, "</ul>\n");
+      }
+    }
     /* the other strongly identifiable families, and convergence counts */
     fprintf(fm, "## Every preset\n\n| preset | gate | protocol | expert rate slope | theory | verdict | fits | converged | failed | regression error slope |\n|---|---|---|---|---|---|---|---|---|---|\n");
     fprintf(fh, "<h2>Every preset</h2><table><tr><th>preset</th><th>gate</th><th>protocol</th><th>expert rate slope</th>"

@@ -58,9 +58,16 @@ const char *study_theory(const moelab_study *s, moelab_gate gate, int protocol, 
                                                   : gate == s->truth->gate && !(gate == MOELAB_GATE_SIGMOID && s->regime == 2);
     return ref_is_truth ? "n^-1/2" : NULL;
   }
-  if (strncmp(q, "loss_", 5) == 0 && !strstr(q, "canonical") && strncmp(q, "loss_D2", 7) != 0)
-    return strcmp(expert, "1/log n") == 0 ? "1/log n" : "n^-1/2";
-  return NULL;
+  if (strncmp(q, "loss_", 5) != 0 || strstr(q, "canonical") || strncmp(q, "loss_D2", 7) == 0) return NULL;
+  /* D3 scores every cell at power 1: the atoms' own rate, even in a cell of several atoms */
+  if (strcmp(q, "loss_D3") == 0) return expert;
+  /* L̄ is defined against G* plus switched-off atoms: exact fits and sigmoid Regime 2 only (with
+   * split atoms, as in Regime 1 or for softmax, the weakest atoms are not switched off and L̄ does
+   * not tend to 0) */
+  if (strcmp(q, "loss_Lbar") == 0)
+    return s->k == s->truth->k || (gate == MOELAB_GATE_SIGMOID && s->regime == 2) ? expert : NULL;
+  /* D1 (r = 2): over-specified atoms at power 2, n^-1/2 when the experts are strongly identifiable */
+  return strcmp(expert, "1/log n") == 0 ? "1/log n" : "n^-1/2";
 }
 
 /* ------------------------------------------------------------ reading */

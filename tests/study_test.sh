@@ -31,6 +31,14 @@ grep -q ",expert_rate," a/summary.csv || fail "no expert_rate rows"
 for g in "matched,sigmoid" "matched,softmax" "same-data,softmax"; do
   grep -q "^mini,$g,.*,expert_rate," a/summary.csv || fail "no expert_rate row for $g"
 done
+# theories of the losses (tanh, Regime 2): sigmoid D3 and Lbar at the experts' n^-1/2; softmax D3 at
+# the split atoms' n^-1/4 and no Lbar row (its weakest atoms are not switched off)
+theory_of() { awk -F, -v p="$1" -v g="$2" -v q="$3" '$2 == p && $3 == g && $7 == q {print $13}' a/summary.csv; }
+[ "$(theory_of matched sigmoid loss_D3)" = "n^-1/2" ] || fail "sigmoid loss_D3 theory: $(theory_of matched sigmoid loss_D3)"
+[ "$(theory_of matched sigmoid loss_Lbar)" = "n^-1/2" ] || fail "sigmoid loss_Lbar theory: $(theory_of matched sigmoid loss_Lbar)"
+[ "$(theory_of matched softmax loss_D3)" = "n^-1/4" ] || fail "softmax loss_D3 theory: $(theory_of matched softmax loss_D3)"
+[ "$(theory_of matched softmax loss_D1)" = "n^-1/2" ] || fail "softmax loss_D1 theory: $(theory_of matched softmax loss_D1)"
+[ -z "$(theory_of matched softmax loss_Lbar)" ] || fail "softmax has a loss_Lbar theory row"
 grep -q "^## Sample efficiency" a/summary.md || fail "summary.md lacks the sample efficiency"
 ls a/figures/mini-matched.gp a/figures/mini-matched.dat >/dev/null 2>&1 || fail "figure scripts missing"
 ls a/references/*.json >/dev/null 2>&1 || fail "reference measures not saved"
