@@ -779,7 +779,9 @@ void study_run_task(const moelab_study *s, const study_curve *c, const study_tas
     if (moelab_loss(fit, ref, &spec, &lr, NULL)) continue;
     lv[i] = lr->value;
     lc[i] = lr->canonical;
-    int is_rate = c->lbar_rate ? spec.kind == MOELAB_LOSS_LBAR : spec.kind != MOELAB_LOSS_LBAR;
+    /* the expert-rate measures come from D1's result (for softmax: at the translation minimising
+     * D1), whatever the order of the losses in the study file */
+    int is_rate = c->lbar_rate ? spec.kind == MOELAB_LOSS_LBAR : spec.kind == MOELAB_LOSS_D1;
     if (is_rate && !rate_res) {
       rate_res = lr;
       continue;

@@ -47,6 +47,13 @@ ls a/references/*.json >/dev/null 2>&1 || fail "reference measures not saved"
 "$moelab" study "$mini" --out b --threads 2 --no-figures >/dev/null 2>&1 || fail "mini study (2 threads) failed"
 cmp -s <(sorted a/results.csv) <(sorted b/results.csv) || fail "results differ between 1 and 2 threads"
 
+# ---- the expert rate does not depend on the order of the losses (softmax: D1's translation)
+sed 's/"losses": \["D1", "D3", "Lbar"\]/"losses": ["D3", "Lbar", "D1"]/' "$mini" > mini-order.json
+grep -q '"losses": \["D3", "Lbar", "D1"\]' mini-order.json || fail "could not reorder the losses of $mini"
+"$moelab" study mini-order.json --out o --threads 2 --no-figures >/dev/null 2>&1 || fail "mini study (losses reordered) failed"
+rate_cols() { awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "task" || $i ~ /^expert_rate/) keep[i] = 1} {s = ""; for (i = 1; i <= NF; i++) if (keep[i]) s = s $i ","; print s}' "$1" | sort; }
+cmp -s <(rate_cols a/results.csv) <(rate_cols o/results.csv) || fail "expert_rate changed with the order of the losses"
+
 # ---- results exist: refuse without --resume; --resume of a complete run does nothing
 "$moelab" study "$mini" --out a --no-figures >/dev/null 2>err.txt
 [ $? = 2 ] && grep -q "resume" err.txt || fail "rerun into a results directory was not refused"
