@@ -268,8 +268,8 @@ static int kmeans_theta(const fit_problem *P, gsl_rng *rng, double *theta) {
     for (size_t a = 0; a < m; a++) eta[a] = solved ? rhs[a] : (a == d ? link(P, P->sum.ymean) : 0.0);
     /* sigmoid gates are about 1/2 inside their cluster: double the expert there */
     if (P->s.gate == MOELAB_GATE_SIGMOID && k > 1 &&
-        (P->s.expert == MOELAB_EXPERT_LINEAR || P->s.expert == MOELAB_EXPERT_RELU ||
-         P->s.expert == MOELAB_EXPERT_GELU || (P->s.expert == MOELAB_EXPERT_POLY && P->s.degree == 1)))
+        (ml_expert_affine(P->s.expert, P->s.degree) || P->s.expert == MOELAB_EXPERT_RELU ||
+         P->s.expert == MOELAB_EXPERT_GELU))
       for (size_t a = 0; a < m; a++) eta[a] *= 2.0;
   }
 out:

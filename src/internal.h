@@ -42,6 +42,19 @@ void *ml_zalloc(size_t n, size_t size);
 void *ml_realloc(void *ptr, size_t n, size_t size);
 char *ml_strdup(const char *s);
 
+/* ---- expert families by property ---- */
+
+/* Affine experts aᵀx + b: linear, and poly of degree 1 (the same functions). */
+static inline int ml_expert_affine(moelab_expert e, int degree) {
+  return e == MOELAB_EXPERT_LINEAR || (e == MOELAB_EXPERT_POLY && degree == 1);
+}
+
+/* Positively homogeneous experts (h(c·η) = c·h(η) for c > 0): ReLU, affine, constant.  Their
+ * split atoms are identified only through the products weight · η (docs/theory.md §8). */
+static inline int ml_expert_homogeneous(moelab_expert e, int degree) {
+  return e == MOELAB_EXPERT_RELU || e == MOELAB_EXPERT_CONSTANT || ml_expert_affine(e, degree);
+}
+
 /* ---- the shape of a model: everything the kernels need but the parameters ---- */
 
 typedef struct ml_shape {

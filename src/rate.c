@@ -132,8 +132,10 @@ int moelab_rate_fit(const double *n, const double *value, size_t rows, const moe
       size_t a = start[g], m = start[g + 1] - a;
       double s = 0.0;
       for (size_t i = 0; i < m; i++) s += R[a + (size_t)gsl_rng_uniform_int(rng, (unsigned long)m)].v;
-      if (!(s > 0)) zero = 1;
-      ly[g] = zero ? 0.0 : log(s / (double)m);
+      if (s > 0)
+        ly[g] = log(s / (double)m);
+      else
+        zero = 1;
     }
     if (zero) continue;
     double c0, rss;

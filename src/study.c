@@ -655,9 +655,7 @@ static void append_num(char *row, size_t *len, double v) {
 }
 
 static int has_canonical(const moelab_study *s) {
-  moelab_expert e = s->truth->expert;
-  return e == MOELAB_EXPERT_RELU || e == MOELAB_EXPERT_LINEAR || e == MOELAB_EXPERT_CONSTANT ||
-         (e == MOELAB_EXPERT_POLY && s->truth->degree == 1);
+  return ml_expert_homogeneous(s->truth->expert, s->truth->degree);
 }
 
 void study_results_header(const moelab_study *s, char *row) {

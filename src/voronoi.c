@@ -75,9 +75,8 @@ static int check_pair(const moelab_model *fit, const moelab_model *ref, moelab_e
   if (fit->d != ref->d)
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "d", "the fit has d = %zu, the reference d = %zu", fit->d, ref->d);
   /* the same expert functions: the same family, or linear and poly of degree 1 */
-  int lin_f = fit->expert == MOELAB_EXPERT_LINEAR || (fit->expert == MOELAB_EXPERT_POLY && fit->degree == 1);
-  int lin_r = ref->expert == MOELAB_EXPERT_LINEAR || (ref->expert == MOELAB_EXPERT_POLY && ref->degree == 1);
-  if (!(lin_f && lin_r) && (fit->expert != ref->expert || fit->degree != ref->degree))
+  int affine = ml_expert_affine(fit->expert, fit->degree) && ml_expert_affine(ref->expert, ref->degree);
+  if (!affine && (fit->expert != ref->expert || fit->degree != ref->degree))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "expert", "the fit has %s experts, the reference %s",
                    moelab_expert_name(fit->expert), moelab_expert_name(ref->expert));
   return MOELAB_OK;
@@ -157,10 +156,7 @@ typedef struct lctx {
   size_t *on;            /* L̄: the fitted atoms kept on (k0) */
 } lctx;
 
-static int homogeneous(const moelab_model *m) {
-  return m->expert == MOELAB_EXPERT_RELU || m->expert == MOELAB_EXPERT_LINEAR ||
-         (m->expert == MOELAB_EXPERT_POLY && m->degree == 1) || m->expert == MOELAB_EXPERT_CONSTANT;
-}
+static int homogeneous(const moelab_model *m) { return ml_expert_homogeneous(m->expert, m->degree); }
 
 /*
  * The Hungarian algorithm (shortest augmenting paths, O(n³)) on an n×n cost
