@@ -205,7 +205,8 @@ typedef struct fit_res {
 static double kernel_ns(const ml_shape *s, const double *theta, const double *X, size_t n, int variant) {
   size_t p = s->p, T = ml_hess_ntypes(s);
   double *J = malloc(FIT_BLOCK * p * sizeof(double)), *C = malloc(FIT_BLOCK * T * sizeof(double));
-  double f[FIT_BLOCK], work[ML_EVAL_WORK(MOELAB_MAX_K)], t[5];
+  double *work = malloc(ml_eval_work(s) * sizeof(double));
+  double f[FIT_BLOCK], t[5];
   size_t passes = n >= 200000 ? 1 : (200000 + n - 1) / n;
   for (int rep = 0; rep < 5; rep++) {
     double t0 = bench_now();
@@ -213,17 +214,15 @@ static double kernel_ns(const ml_shape *s, const double *theta, const double *X,
       for (size_t r0 = 0; r0 < n; r0 += FIT_BLOCK) {
         size_t m = n - r0 < FIT_BLOCK ? n - r0 : FIT_BLOCK;
         const double *Xb = X + r0 * s->d;
-        if (variant == 0)
-          __real_ml_eval_rows(s, theta, Xb, m, f, NULL, 0, NULL, NULL, work);
-        else if (variant == 1)
-          __real_ml_eval_rows(s, theta, Xb, m, f, J, p, NULL, NULL, work);
-        else
-          __real_ml_eval_rows2(s, theta, Xb, m, f, J, p, C, T, work);
+        /* the fitter's column-major blocks */
+        ml_eval_out o = {f, variant >= 1 ? J : NULL, m, 1, variant == 2 ? C : NULL, m, 1, NULL, NULL, 0, 0};
+        __real_ml_eval(s, theta, Xb, m, &o, work);
       }
     t[rep] = (bench_now() - t0) / (double)(passes * n) * 1e9;
   }
   free(J);
   free(C);
+  free(work);
   return bench_median(t, 5);
 }
 

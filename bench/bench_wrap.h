@@ -31,34 +31,37 @@ typedef struct prof {
 } prof;
 static prof PR;
 
-void __real_ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                         size_t ldj, double *G, double *H, double *work);
-void __wrap_ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                         size_t ldj, double *G, double *H, double *work) {
+void __real_ml_eval(const ml_shape *s, const double *theta, const double *X, size_t n, const ml_eval_out *o,
+                    double *work);
+void __wrap_ml_eval(const ml_shape *s, const double *theta, const double *X, size_t n, const ml_eval_out *o,
+                    double *work) {
   if (!PR.on) {
-    __real_ml_eval_rows(s, theta, X, n, f, J, ldj, G, H, work);
+    __real_ml_eval(s, theta, X, n, o, work);
     return;
   }
   double t0 = bench_now();
-  __real_ml_eval_rows(s, theta, X, n, f, J, ldj, G, H, work);
-  PR.t_eval += bench_now() - t0;
-  if (J)
-    PR.rows_j += (double)n;
-  else
-    PR.rows_f += (double)n;
+  __real_ml_eval(s, theta, X, n, o, work);
+  double dt = bench_now() - t0;
+  if (o->C) {
+    PR.t_eval2 += dt;
+    PR.rows_j2 += (double)n;
+  } else {
+    PR.t_eval += dt;
+    if (o->J)
+      PR.rows_j += (double)n;
+    else
+      PR.rows_f += (double)n;
+  }
 }
-void __real_ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                          size_t ldj, double *C, size_t ldc, double *work);
-void __wrap_ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                          size_t ldj, double *C, size_t ldc, double *work) {
-  if (!PR.on) {
-    __real_ml_eval_rows2(s, theta, X, n, f, J, ldj, C, ldc, work);
-    return;
-  }
-  double t0 = bench_now();
-  __real_ml_eval_rows2(s, theta, X, n, f, J, ldj, C, ldc, work);
-  PR.t_eval2 += bench_now() - t0;
-  PR.rows_j2 += (double)n;
+void __real_cblas_dgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, blasint m, blasint n,
+                        blasint k, double alpha, const double *A, blasint lda, const double *B, blasint ldb,
+                        double beta, double *C, blasint ldc);
+void __wrap_cblas_dgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, blasint m, blasint n,
+                        blasint k, double alpha, const double *A, blasint lda, const double *B, blasint ldb,
+                        double beta, double *C, blasint ldc) {
+  double t0 = PR.on ? bench_now() : 0.0;
+  __real_cblas_dgemm(o, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (PR.on) PR.t_syrk += bench_now() - t0;
 }
 void __real_cblas_dsyrk(enum CBLAS_ORDER o, enum CBLAS_UPLO u, enum CBLAS_TRANSPOSE t, blasint n, blasint k,
                         double alpha, const double *A, blasint lda, double beta, double *C, blasint ldc);

@@ -44,6 +44,10 @@ static const cli_opt opts[] = {
     {"box-beta1", 0, "LO,HI", "-10,10", "Bounds of the gate slopes beta1."},
     {"box-eta", 0, "LO,HI", "-10,10", "Bounds of the expert parameters eta."},
     {"no-accel", 0, NULL, NULL, "Plain Levenberg-Marquardt steps, without geodesic acceleration."},
+    {"newton", 0, NULL, NULL,
+     "Damped Newton steps on the full second-order model (J'J plus the residual curvature from the analytic "
+     "second derivatives), without acceleration: it sees negative curvature, so it can leave the saddle points "
+     "of over-specified fits where Gauss-Newton stops."},
     {"no-se", 0, NULL, NULL, "Skip the standard errors."},
     {"x", 0, "COLS", "x1..xd", "Comma-separated names of the input columns."},
     {"y", 0, "COL", "y", "Name of the output column."},
@@ -154,6 +158,7 @@ static int run(const cli_command *cmd, int argc, char **argv) {
   o.seed = seed;
   o.max_iter = max_iter;
   o.accel = !cli_flag(&a, "no-accel");
+  o.newton = cli_flag(&a, "newton");
   o.compute_se = !cli_flag(&a, "no-se");
   moelab_select rule = MOELAB_SELECT_BIC;
   if ((v = cli_get(&a, "select"))) {

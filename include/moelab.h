@@ -430,6 +430,10 @@ typedef struct moelab_fit_options {
   int compute_se;                 /* standard errors from σ̂² (JᵀJ)⁻¹ (default 1) */
   double se_rcond_min;            /* JᵀJ (unit-diagonal scaled) counts as singular below this rcond (1e-12) */
   const volatile sig_atomic_t *stop_flag; /* optional: when *stop_flag != 0 the fit stops (interrupted) */
+  int newton;     /* 1: damped Newton steps on the full model JᵀJ + Σ w (f - y) ∇²f (the residual curvature
+                     from the analytic second derivatives; damping raised until positive definite), without
+                     geodesic acceleration; it sees the negative curvature that the Gauss–Newton model JᵀJ
+                     cannot, so it can leave saddle points of over-specified fits.  Default 0: Gauss–Newton */
 } moelab_fit_options;
 
 /* Fills `opt` with the defaults documented above (sigmoid gate, relu

@@ -189,21 +189,157 @@ static void to_phi_mat(const fit_problem *P, const double *At, double *Ap) {
 
 /* --------------------------------------------------------- accumulation */
 
-/* Doubles of one chunk's partial sums: SSE, H_θ (p²), g_θ (p), and the largest
- * single-row gradient term max_i |e_i| ‖J_i‖∞. */
-static size_t acc_stride(const fit_problem *P) { return 1 + P->s.p * P->s.p + P->s.p + 1; }
+/* Distinct entries of ψψᵀ, ψ = (1, x) of length d + 1. */
+static size_t n_moments(size_t d) { return (d + 1) * (d + 2) / 2; }
+
+/* Doubles of one chunk's partial sums: SSE, the Gram matrix of the block
+ * [J_θ | e] ((p+1)², upper triangle: JᵀJ, and Jᵀe in its last column) and the
+ * largest single-row gradient term max_i |e_i| ‖J_i‖∞; with the residual
+ * curvature, the moments Σ w (f - y) c_t ψψᵀ of every second-order type t. */
+static size_t acc_stride(const fit_problem *P) {
+  return 1 + (P->s.p + 1) * (P->s.p + 1) + 1 + P->T * n_moments(P->d);
+}
+
+/*
+ * G += A Aᵀ (upper triangle at least) for A q × m, row-major with ld m: the
+ * columns of the block are rows of the data.  For q < FIT_GEMM_MAX OpenBLAS's
+ * dgemm is used rather than its dsyrk: it does twice the arithmetic but was
+ * measured over twice as fast at these sizes (OpenBLAS 0.3.21, one core,
+ * m = 256: q = 13 dgemm 5.5 ns per row against dsyrk 12.9; q = 31 47 against
+ * 62), while dsyrk is faster for large q (q = 103: 374 against 506).
+ */
+static void gram_update(size_t q, size_t m, const double *A, double *G) {
+  if (q < FIT_GEMM_MAX)
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)q, (blasint)q, (blasint)m, 1.0, A, (blasint)m, A,
+                (blasint)m, 1.0, G, (blasint)q);
+  else
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)q, (blasint)m, 1.0, A, (blasint)m, 1.0, G,
+                (blasint)q);
+}
+
+/* lanes[l] += Σ e[r]² over the r ≡ l (mod ML_LANES): a sum in a fixed order
+ * that the compiler can vectorise. */
+static void sumsq_lanes(const double *e, size_t m, double *lanes) {
+  size_t r = 0;
+  for (; r + ML_LANES <= m; r += ML_LANES)
+    for (size_t l = 0; l < ML_LANES; l++) lanes[l] += e[r + l] * e[r + l];
+  for (size_t l = 0; r + l < m; l++) lanes[l] += e[r + l] * e[r + l];
+}
+
+static double lanes_total(const double *lanes) {
+  double s = 0.0;
+  for (size_t l = 0; l < ML_LANES; l++) s += lanes[l];
+  return s;
+}
+
+/* Doubles of a chunk's scratch in accumulate: the kernel's, f, e, √w, and a
+ * (p+1) × FIT_BLOCK block when the Jacobian is not cached. */
+static size_t acc_scratch(const fit_problem *P, int own_block, int own_C) {
+  return 8 + ml_eval_work(&P->s) + 3 * FIT_BLOCK + (own_block ? (P->s.p + 1) * FIT_BLOCK : 0) +
+         (own_C ? P->T * FIT_BLOCK : 0);
+}
+
+/*
+ * Adds the moments of one block to mom (T × n_moments(d)): for every type t
+ * and a <= b, Σ_r ω_r ψ_a ψ_b with ω_r = √w_r e_r c_t(r) (= w_r (f_r - y_r)
+ * c_t(r)), summed in lanes in a fixed order.
+ */
+static void add_moments(const fit_problem *P, const double *Xb, size_t m, const double *e, const double *sw,
+                        const double *C, double *om, double *mom) {
+  const size_t d = P->d, T = P->T, nm = n_moments(d);
+  for (size_t t = 0; t < T; t++) {
+    const double *ct = C + t * m;
+    if (sw)
+      for (size_t r = 0; r < m; r++) om[r] = sw[r] * e[r] * ct[r];
+    else
+      for (size_t r = 0; r < m; r++) om[r] = e[r] * ct[r];
+    double *mt = mom + t * nm;
+    size_t idx = 0;
+    for (size_t a = 0; a <= d; a++)
+      for (size_t b = a; b <= d; b++, idx++) {
+        double lanes[ML_LANES] = {0};
+        size_t r = 0;
+        if (a == 0 && b == 0) {
+          for (; r + ML_LANES <= m; r += ML_LANES)
+            for (size_t l = 0; l < ML_LANES; l++) lanes[l] += om[r + l];
+          for (size_t l = 0; r + l < m; l++) lanes[l] += om[r + l];
+        } else if (a == 0) {
+          const double *xb = Xb + (b - 1);
+          for (; r + ML_LANES <= m; r += ML_LANES)
+            for (size_t l = 0; l < ML_LANES; l++) lanes[l] += om[r + l] * xb[(r + l) * d];
+          for (size_t l = 0; r + l < m; l++) lanes[l] += om[r + l] * xb[(r + l) * d];
+        } else {
+          const double *xa = Xb + (a - 1), *xb = Xb + (b - 1);
+          for (; r + ML_LANES <= m; r += ML_LANES)
+            for (size_t l = 0; l < ML_LANES; l++) lanes[l] += om[r + l] * xa[(r + l) * d] * xb[(r + l) * d];
+          for (size_t l = 0; r + l < m; l++) lanes[l] += om[r + l] * xa[(r + l) * d] * xb[(r + l) * d];
+        }
+        mt[idx] += lanes_total(lanes);
+      }
+  }
+}
+
+/* θ index of component a of ψ in atom i's gate scores (a = 0: β0, a >= 1: β1_a). */
+static size_t z_index(const fit_problem *P, size_t i, size_t a) { return i * P->s.stride + a; }
+
+/* θ index of component a of ψ in atom i's expert score u (a = 0: b, or c for
+ * constant experts; a >= 1: a_a), or SIZE_MAX when u does not depend on it. */
+static size_t u_index(const fit_problem *P, size_t i, size_t a) {
+  const size_t d = P->d, base = i * P->s.stride;
+  if (P->s.expert == MOELAB_EXPERT_CONSTANT) return a == 0 ? base + 1 + d : SIZE_MAX;
+  return a == 0 ? base + 1 + 2 * d : base + d + a;
+}
+
+/* Adds M (type t's moments) to S at the blocks (I(i), J(j)) and, when i or the
+ * kinds differ, their transposes: S[I(i,a)][J(j,b)] += M(a,b). */
+static void add_block(const fit_problem *P, double *S, const double *M, int zi, size_t i, int zj, size_t j,
+                      int mirror) {
+  const size_t d = P->d, p = P->s.p;
+  for (size_t a = 0; a <= d; a++)
+    for (size_t b = 0; b <= d; b++) {
+      size_t lo = a < b ? a : b, hi = a < b ? b : a;
+      double v = M[lo * (2 * d + 3 - lo) / 2 + (hi - lo)];
+      size_t ia = zi ? z_index(P, i, a) : u_index(P, i, a), jb = zj ? z_index(P, j, b) : u_index(P, j, b);
+      if (ia == SIZE_MAX || jb == SIZE_MAX) continue;
+      S[ia * p + jb] += v;
+      if (mirror) S[jb * p + ia] += v;
+    }
+}
+
+/*
+ * The residual curvature S = Σ_r w_r (f_r - y_r) ∇²f_r (p × p, θ-space) from
+ * the moments: ∇²f_r = Σ_ij c_zz,ij ∇z_i∇z_jᵀ + Σ_ij c_zu,ij (∇z_i∇u_jᵀ +
+ * ∇u_j∇z_iᵀ) + Σ_i c_uu,i ∇u_i∇u_iᵀ (the quadratic form of the
+ * acceleration pass), with ∇z_i, ∇u_i the ψ vectors at atom i's parameters.
+ */
+static void assemble_curvature(const fit_problem *P, const double *mom, double *S) {
+  const size_t k = P->s.k, p = P->s.p, nm = n_moments(P->d);
+  memset(S, 0, p * p * sizeof(double));
+  const ml_shape *sh = &P->s;
+  for (size_t i = 0; i < k; i++)
+    for (size_t j = 0; j < k; j++) {
+      if (sh->gate == MOELAB_GATE_SIGMOID && i != j) continue;
+      add_block(P, S, mom + ml_hess_zz(sh, i, j) * nm, 1, i, 1, j, 0);
+      add_block(P, S, mom + ml_hess_zu(sh, i, j) * nm, 1, i, 0, j, 1);
+    }
+  for (size_t i = 0; i < k; i++) add_block(P, S, mom + ml_hess_uu(sh, i) * nm, 0, i, 0, i, 0);
+}
 
 /*
  * SSE at θ and, when H and g are given, H = J_φᵀJ_φ (np×np, full),
  * g = J_φᵀe with e = √w (f - y) (the gradient of SSE/2) and *rowmax =
  * max_i |e_i| ‖J_i‖∞ (the largest gradient term of one row).  acc holds the
- * chunks' partial sums, tmp p² + p doubles.  Returns MOELAB_OK or
- * MOELAB_ENOMEM.
+ * chunks' partial sums, tmp p² + p doubles.  With cacheJ and cacheC (n (p+1)
+ * and n T doubles) the blocks [√w J | e] (column-major: (p+1) × m from row
+ * r0 (p+1)) and the second-order coefficients (T × m from row r0 T) stay there
+ * for the acceleration pass.  Returns MOELAB_OK or MOELAB_ENOMEM.
  */
 static int accumulate(const fit_problem *P, const double *theta, double *sse_out, double *H, double *g,
-                      double *rowmax, double *acc, double *tmp, double *cacheJ, double *cacheC) {
-  const size_t p = P->s.p, d = P->d, T = P->T;
-  const int want_J = H != NULL, caching = want_J && cacheJ && cacheC;
+                      double *S, double *rowmax, double *acc, double *tmp, double *cacheJ, double *cacheC) {
+  const size_t p = P->s.p, q = p + 1, d = P->d, T = P->T, nm = n_moments(P->d);
+  const int want_J = H != NULL, caching = want_J && cacheJ && cacheC, want_S = want_J && S;
+  const int want_C = caching || want_S;
+  const int relu = P->s.expert == MOELAB_EXPERT_RELU;
   const size_t as = acc_stride(P);
   const long nc = (long)P->nchunks;
   int nomem = 0;
@@ -213,55 +349,55 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     double *a = acc + (size_t)c * as;
     size_t r_begin = (size_t)c * P->chunk_rows;
     size_t r_end = r_begin + P->chunk_rows < P->n ? r_begin + P->chunk_rows : P->n;
-    double work[ML_EVAL_WORK(MOELAB_MAX_K)];
-    double f[FIT_BLOCK], e[FIT_BLOCK], sw[FIT_BLOCK];
-    double *Jt = NULL;
-    if (want_J) {
-      if (!caching) {
-        Jt = malloc(FIT_BLOCK * p * sizeof(double));
-        if (!Jt) {
+    double *work = malloc(acc_scratch(P, want_J && !caching, want_S && !caching) * sizeof(double));
+    if (!work) {
 #pragma omp atomic write
-          nomem = 1;
-          continue;
-        }
-      }
-      memset(a, 0, as * sizeof(double));
+      nomem = 1;
+      continue;
     }
-    double sse = 0.0, rmax = 0.0;
-    double *Hc = a + 1, *gc = a + 1 + p * p;
+    double *f = ml_align64(work) + ml_eval_work(&P->s), *eb = f + FIT_BLOCK, *sw = eb + FIT_BLOCK, *own = sw + FIT_BLOCK;
+    double *ownC = own + (want_J && !caching ? q * FIT_BLOCK : 0);
+    if (want_J) memset(a, 0, as * sizeof(double));
+    double lanes[ML_LANES] = {0}, rmax = 0.0;
+    double *Gc = a + 1;
     for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
       size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
-      if (caching) { /* the Jacobian rows and second-order coefficients stay for the acceleration pass */
-        Jt = cacheJ + r0 * p;
-        ml_eval_rows2(&P->s, theta, P->X + r0 * d, m, f, Jt, p, cacheC + r0 * T, T, work);
+      double *A = !want_J ? NULL : caching ? cacheJ + r0 * q : own;
+      double *Cb = !want_C ? NULL : caching ? cacheC + r0 * T : ownC;
+      ml_eval_out o = {f, A, m, 1, Cb, m, 1, NULL, NULL, 0, 0};
+      ml_eval(&P->s, theta, P->X + r0 * d, m, &o, ml_align64(work));
+      double *e = A ? A + p * m : eb;
+      const double *y = P->y + r0;
+      if (P->w) {
+        for (size_t i = 0; i < m; i++) sw[i] = sqrt(P->w[r0 + i]);
+        for (size_t i = 0; i < m; i++) e[i] = sw[i] * (f[i] - y[i]);
       } else {
-        ml_eval_rows(&P->s, theta, P->X + r0 * d, m, f, Jt, p, NULL, NULL, work);
+        for (size_t i = 0; i < m; i++) e[i] = f[i] - y[i];
       }
-      for (size_t i = 0; i < m; i++) {
-        sw[i] = P->w ? sqrt(P->w[r0 + i]) : 1.0;
-        e[i] = sw[i] * (f[i] - P->y[r0 + i]);
-        sse += e[i] * e[i];
-      }
+      sumsq_lanes(e, m, lanes);
       if (!want_J) continue;
       if (P->w)
-        for (size_t i = 0; i < m; i++)
-          for (size_t j = 0; j < p; j++) Jt[i * p + j] *= sw[i];
-      if (P->s.expert == MOELAB_EXPERT_RELU) /* the kink tolerance of the convergence test */
-        for (size_t i = 0; i < m; i++) {
-          double jm = 0.0;
-          for (size_t j = 0; j < p; j++) {
-            double v = fabs(Jt[i * p + j]);
-            if (v > jm) jm = v;
+        for (size_t j = 0; j < p; j++)
+          for (size_t i = 0; i < m; i++) A[j * m + i] *= sw[i];
+      if (want_S) add_moments(P, P->X + r0 * d, m, e, P->w ? sw : NULL, Cb, eb, a + 2 + q * q);
+      if (relu) { /* the kink tolerance of the convergence test */
+        double *jm = eb;
+        for (size_t i = 0; i < m; i++) jm[i] = 0.0;
+        for (size_t j = 0; j < p; j++)
+          for (size_t i = 0; i < m; i++) {
+            double v = fabs(A[j * m + i]);
+            jm[i] = v > jm[i] ? v : jm[i];
           }
-          if (fabs(e[i]) * jm > rmax) rmax = fabs(e[i]) * jm;
+        for (size_t i = 0; i < m; i++) {
+          double t = fabs(e[i]) * jm[i];
+          if (t > rmax) rmax = t;
         }
-      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)p, (blasint)m, 1.0, Jt, (blasint)p, 1.0, Hc,
-                  (blasint)p);
-      cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)m, (blasint)p, 1.0, Jt, (blasint)p, e, 1, 1.0, gc, 1);
+      }
+      gram_update(q, m, A, Gc);
     }
-    a[0] = sse;
-    if (want_J) a[as - 1] = rmax;
-    if (!caching) free(Jt);
+    a[0] = lanes_total(lanes);
+    if (want_J) a[1 + q * q] = rmax;
+    free(work);
   }
   if (nomem) return MOELAB_ENOMEM;
   double sse = 0.0, rmax = 0.0;
@@ -271,11 +407,11 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     const double *a = acc + (size_t)c * as;
     sse += a[0];
     if (!want_J) continue;
-    const double *Hc = a + 1, *gc = a + 1 + p * p;
+    const double *Gc = a + 1;
     for (size_t i = 0; i < p; i++)
-      for (size_t j = i; j < p; j++) Ht[i * p + j] += Hc[i * p + j];
-    for (size_t j = 0; j < p; j++) gt[j] += gc[j];
-    if (a[as - 1] > rmax) rmax = a[as - 1];
+      for (size_t j = i; j < p; j++) Ht[i * p + j] += Gc[i * q + j];
+    for (size_t j = 0; j < p; j++) gt[j] += Gc[j * q + p];
+    if (a[as - 1 - T * nm] > rmax) rmax = a[as - 1 - T * nm];
   }
   *sse_out = sse;
   if (rowmax) *rowmax = rmax;
@@ -284,6 +420,16 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     for (size_t j = 0; j < i; j++) Ht[i * p + j] = Ht[j * p + i];
   to_phi_mat(P, Ht, H);
   to_phi_vec(P, gt, g);
+  if (want_S) { /* the moments summed in chunk order, then S in φ-space */
+    double *mom = tmp + p * p + p;
+    memset(mom, 0, T * nm * sizeof(double));
+    for (long c = 0; c < nc; c++) {
+      const double *a = acc + (size_t)c * as + 2 + q * q;
+      for (size_t t = 0; t < T * nm; t++) mom[t] += a[t];
+    }
+    assemble_curvature(P, mom, Ht);
+    to_phi_mat(P, Ht, S);
+  }
   return MOELAB_OK;
 }
 
@@ -291,14 +437,17 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
  * Geodesic acceleration (Transtrum & Sethna): the second directional
  * derivative r_vv = vᵀ∇²f v of the residuals along the velocity v (θ-space,
  * analytic from the second-order coefficients), returned as
- * out = J_φᵀ diag(w) r_vv (np).  acc/tmp as in accumulate.
+ * out = J_φᵀ diag(w) r_vv (np).  acc/tmp as in accumulate; cacheJ/cacheC as
+ * written by accumulate at this θ, or NULL (then the rows are evaluated
+ * again).
  */
 static int accel_pass(const fit_problem *P, const double *theta, const double *vt, double *out, double *acc,
                       double *tmp, const double *cacheJ, const double *cacheC) {
-  const size_t p = P->s.p, d = P->d, T = P->T, k = P->s.k, stride = P->s.stride;
+  const size_t p = P->s.p, q = p + 1, d = P->d, T = P->T, k = P->s.k, stride = P->s.stride;
   const int softmax = P->s.gate == MOELAB_GATE_SOFTMAX, constant = P->s.expert == MOELAB_EXPERT_CONSTANT;
   const size_t as = acc_stride(P);
   const long nc = (long)P->nchunks;
+  const int cached = cacheJ && cacheC;
   int nomem = 0;
   int nt = P->threads > 1 && !omp_in_parallel() && nc > 1 ? P->threads : 1;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
@@ -306,62 +455,74 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
     double *a = acc + (size_t)c * as;
     size_t r_begin = (size_t)c * P->chunk_rows;
     size_t r_end = r_begin + P->chunk_rows < P->n ? r_begin + P->chunk_rows : P->n;
-    double work[ML_EVAL_WORK(MOELAB_MAX_K)];
-    double f[FIT_BLOCK], rv[FIT_BLOCK];
-    double dz[MOELAB_MAX_K], du[MOELAB_MAX_K];
-    const int cached = cacheJ && cacheC;
-    double *Jb = cached ? NULL : malloc(FIT_BLOCK * p * sizeof(double));
-    double *Cb = cached ? NULL : malloc(FIT_BLOCK * T * sizeof(double));
-    if (!cached && (!Jb || !Cb)) {
+    size_t need = 8 + (2 * k + 2) * FIT_BLOCK + (cached ? 0 : ml_eval_work(&P->s) + (p + T) * FIT_BLOCK);
+    double *work = malloc(need * sizeof(double));
+    if (!work) {
 #pragma omp atomic write
       nomem = 1;
-      free(Jb);
-      free(Cb);
       continue;
     }
+    double *rv = ml_align64(work), *f = rv + FIT_BLOCK, *dz = f + FIT_BLOCK, *du = dz + k * FIT_BLOCK;
+    double *Jb = du + k * FIT_BLOCK, *Cb = Jb + p * FIT_BLOCK, *ew = Cb + T * FIT_BLOCK;
     memset(a, 0, p * sizeof(double));
     for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
       size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
       const double *Xb = P->X + r0 * d;
-      const double *Jt, *C;
-      if (cached) { /* rows of the last Jacobian pass at this θ (weighted rows: √w J) */
-        Jt = cacheJ + r0 * p;
+      const double *A, *C;
+      if (cached) { /* the blocks of the last Jacobian pass at this θ (rows √w J) */
+        A = cacheJ + r0 * q;
         C = cacheC + r0 * T;
       } else {
-        ml_eval_rows2(&P->s, theta, Xb, m, f, Jb, p, Cb, T, work);
-        Jt = Jb;
+        ml_eval_out o = {f, Jb, m, 1, Cb, m, 1, NULL, NULL, 0, 0};
+        ml_eval(&P->s, theta, Xb, m, &o, ew);
+        A = Jb;
         C = Cb;
       }
-      for (size_t r = 0; r < m; r++) {
-        const double *x = Xb + r * d, *cr = C + r * T;
-        for (size_t i = 0; i < k; i++) {
-          const double *v = vt + i * stride;
-          double z = v[0], u = constant ? v[1 + d] : v[1 + 2 * d];
-          for (size_t j = 0; j < d; j++) {
-            z += v[1 + j] * x[j];
-            if (!constant) u += v[1 + d + j] * x[j];
-          }
-          dz[i] = z;
-          du[i] = u;
+      /* the scores' directional derivatives dz_i = v_β0 + v_β1ᵀx, du_i = v_b + v_aᵀx (or v_c) */
+      for (size_t i = 0; i < k; i++) {
+        const double *v = vt + i * stride;
+        double *zi = dz + i * m, *ui = du + i * m;
+        for (size_t r = 0; r < m; r++) zi[r] = v[0];
+        for (size_t j = 0; j < d; j++) {
+          const double vj = v[1 + j];
+          for (size_t r = 0; r < m; r++) zi[r] += vj * Xb[r * d + j];
         }
-        double fvv = 0.0;
-        if (!softmax) {
-          for (size_t i = 0; i < k; i++)
-            fvv += cr[i] * dz[i] * dz[i] + 2.0 * cr[k + i] * dz[i] * du[i] + cr[2 * k + i] * du[i] * du[i];
-        } else {
-          for (size_t i = 0; i < k; i++) {
-            for (size_t j = 0; j < k; j++)
-              fvv += cr[ml_hess_zz(&P->s, i, j)] * dz[i] * dz[j] + 2.0 * cr[ml_hess_zu(&P->s, i, j)] * dz[i] * du[j];
-            fvv += cr[ml_hess_uu(&P->s, i)] * du[i] * du[i];
-          }
+        if (constant) {
+          for (size_t r = 0; r < m; r++) ui[r] = v[1 + d];
+          continue;
         }
-        /* J_ᵀ w f_vv: cached rows already carry √w */
-        rv[r] = P->w ? (cached ? sqrt(P->w[r0 + r]) : P->w[r0 + r]) * fvv : fvv;
+        for (size_t r = 0; r < m; r++) ui[r] = v[1 + 2 * d];
+        for (size_t j = 0; j < d; j++) {
+          const double vj = v[1 + d + j];
+          for (size_t r = 0; r < m; r++) ui[r] += vj * Xb[r * d + j];
+        }
       }
-      cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)m, (blasint)p, 1.0, Jt, (blasint)p, rv, 1, 1.0, a, 1);
+      for (size_t r = 0; r < m; r++) rv[r] = 0.0;
+      if (!softmax) {
+        for (size_t i = 0; i < k; i++) {
+          const double *zi = dz + i * m, *ui = du + i * m;
+          const double *czz = C + i * m, *czu = C + (k + i) * m, *cuu = C + (2 * k + i) * m;
+          for (size_t r = 0; r < m; r++)
+            rv[r] += czz[r] * zi[r] * zi[r] + 2.0 * czu[r] * zi[r] * ui[r] + cuu[r] * ui[r] * ui[r];
+        }
+      } else {
+        for (size_t i = 0; i < k; i++) {
+          const double *zi = dz + i * m, *ui = du + i * m;
+          for (size_t j = 0; j < k; j++) {
+            const double *zj = dz + j * m, *uj = du + j * m;
+            const double *czz = C + ml_hess_zz(&P->s, i, j) * m, *czu = C + ml_hess_zu(&P->s, i, j) * m;
+            for (size_t r = 0; r < m; r++) rv[r] += czz[r] * zi[r] * zj[r] + 2.0 * czu[r] * zi[r] * uj[r];
+          }
+          const double *cuu = C + ml_hess_uu(&P->s, i) * m;
+          for (size_t r = 0; r < m; r++) rv[r] += cuu[r] * ui[r] * ui[r];
+        }
+      }
+      /* J_ᵀ w f_vv: cached rows already carry √w */
+      if (P->w)
+        for (size_t r = 0; r < m; r++) rv[r] *= cached ? sqrt(P->w[r0 + r]) : P->w[r0 + r];
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)p, (blasint)m, 1.0, A, (blasint)m, rv, 1, 1.0, a, 1);
     }
-    free(Jb);
-    free(Cb);
+    free(work);
   }
   if (nomem) return MOELAB_ENOMEM;
   memset(tmp, 0, p * sizeof(double));
@@ -377,6 +538,8 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
 
 typedef struct lm_ws {
   double *theta, *H, *g, *H2, *g2, *cJ, *cC, *cJ2, *cC2, *A, *D, *step, *trial, *rhs, *acc, *tmp, *theta0, *vt, *av;
+  double *S, *S2; /* the residual curvature (Newton model), or NULL */
+  double *cache;  /* one allocation behind cJ, cC, cJ2, cC2 (64-byte aligned views) */
   size_t *free_idx;
   unsigned char *held; /* 1: held at a bound this iteration */
 } lm_ws;
@@ -397,12 +560,11 @@ static void lm_ws_free(lm_ws *w) {
   free(w->theta0);
   free(w->H2);
   free(w->g2);
-  free(w->cJ);
-  free(w->cC);
-  free(w->cJ2);
-  free(w->cC2);
+  free(w->cache);
   free(w->vt);
   free(w->av);
+  free(w->S);
+  free(w->S2);
   memset(w, 0, sizeof *w);
 }
 
@@ -418,23 +580,29 @@ static int lm_ws_alloc(const fit_problem *P, lm_ws *w) {
   w->trial = ml_alloc(np, sizeof(double));
   w->rhs = ml_alloc(np, sizeof(double));
   w->acc = ml_alloc(P->nchunks, acc_stride(P) * sizeof(double));
-  w->tmp = ml_alloc(p * p + p, sizeof(double));
+  w->tmp = ml_alloc(p * p + p + P->T * n_moments(P->d), sizeof(double));
+  if (P->newton) {
+    w->S = ml_alloc(np * np, sizeof(double));
+    w->S2 = ml_alloc(np * np, sizeof(double));
+    if (!w->S || !w->S2) {
+      lm_ws_free(w);
+      return MOELAB_ENOMEM;
+    }
+  }
   w->free_idx = ml_alloc(np, sizeof(size_t));
   w->held = ml_alloc(np, 1);
   w->theta0 = ml_alloc(p, sizeof(double));
   w->H2 = ml_alloc(np * np, sizeof(double));
   w->g2 = ml_alloc(np, sizeof(double));
   if (P->use_cache) {
-    w->cJ = ml_alloc(P->n * p, sizeof(double));
-    w->cC = ml_alloc(P->n * P->T, sizeof(double));
-    w->cJ2 = ml_alloc(P->n * p, sizeof(double));
-    w->cC2 = ml_alloc(P->n * P->T, sizeof(double));
-    if (!w->cJ || !w->cC || !w->cJ2 || !w->cC2) { /* no room: run without the cache */
-      free(w->cJ);
-      free(w->cC);
-      free(w->cJ2);
-      free(w->cC2);
-      w->cJ = w->cC = w->cJ2 = w->cC2 = NULL;
+    /* each part starts on a cache line, so every full block's rows do too */
+    size_t nJ = (P->n * (p + 1) + 7) / 8 * 8, nC = (P->n * P->T + 7) / 8 * 8;
+    w->cache = ml_alloc(2 * (nJ + nC) + 8, sizeof(double));
+    if (w->cache) { /* else no room: run without the cache */
+      w->cJ = ml_align64(w->cache);
+      w->cC = w->cJ + nJ;
+      w->cJ2 = w->cC + nC;
+      w->cC2 = w->cJ2 + nJ;
     }
   }
   w->vt = ml_alloc(p, sizeof(double));
@@ -478,7 +646,7 @@ static int lm_solve(const fit_problem *P, lm_ws *w, double mu) {
     size_t ia = w->free_idx[a];
     for (size_t b = 0; b < nf; b++) {
       size_t ib = w->free_idx[b];
-      w->A[a * nf + b] = w->H[ia * np + ib];
+      w->A[a * nf + b] = w->H[ia * np + ib] + (w->S ? w->S[ia * np + ib] : 0.0);
     }
     w->A[a * nf + a] += mu * w->D[ia];
     w->rhs[a] = -w->g[ia];
@@ -550,7 +718,7 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   double sse;
   fit_phi_to_theta(P, phi, w->theta);
   double rowmax = 0.0;
-  if (accumulate(P, w->theta, &sse, w->H, w->g, &rowmax, w->acc, w->tmp, w->cJ, w->cC)) return MOELAB_ENOMEM;
+  if (accumulate(P, w->theta, &sse, w->H, w->g, w->S, &rowmax, w->acc, w->tmp, w->cJ, w->cC)) return MOELAB_ENOMEM;
   if (!isfinite(sse) || !isfinite(norm2(w->g, np))) {
     info->sse = NAN;
     info->stop = MOELAB_STOP_NUMERIC;
@@ -625,14 +793,14 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
       for (size_t j = 0; j < np; j++) w->av[j] = w->trial[j] - phi[j];
       double gd = 0.0;
       for (size_t j = 0; j < np; j++) gd += w->g[j] * w->av[j];
-      double pred = -(2.0 * gd + quad(w->H, w->av, np));
+      double pred = -(2.0 * gd + quad(w->H, w->av, np) + (w->S ? quad(w->S, w->av, np) : 0.0));
       double snorm = norm2(w->av, np), pnorm = norm2(phi, np);
       if (snorm <= opt->xtol * (pnorm + opt->xtol)) {
         stop = MOELAB_STOP_XTOL;
         quit = 1;
         break;
       }
-      if (opt->accel) {
+      if (opt->accel && !P->newton) {
         /* geodesic acceleration a = -(model + μD)⁻¹ J_φᵀ r_vv on the free set (the
          * factor is reused); the step is v + a/2, taken only when the scaled
          * ‖a‖/‖v‖ <= 0.75 (GSL's lmaccel rule); ρ keeps the velocity's prediction */
@@ -666,7 +834,7 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
        * and then H and g at the new point are already there */
       double sse_t, rowmax_t = 0.0;
       fit_phi_to_theta(P, w->trial, w->theta);
-      if (accumulate(P, w->theta, &sse_t, w->H2, w->g2, &rowmax_t, w->acc, w->tmp, w->cJ2, w->cC2))
+      if (accumulate(P, w->theta, &sse_t, w->H2, w->g2, w->S2, &rowmax_t, w->acc, w->tmp, w->cJ2, w->cC2))
         return MOELAB_ENOMEM;
       double actual = sse - sse_t;
       double rho = (isfinite(sse_t) && pred > 0 && actual > 0) ? actual / pred : -1.0;
@@ -681,6 +849,9 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         t1 = w->g;
         w->g = w->g2;
         w->g2 = t1;
+        t1 = w->S;
+        w->S = w->S2;
+        w->S2 = t1;
         t1 = w->cJ;
         w->cJ = w->cJ2;
         w->cJ2 = t1;
@@ -823,7 +994,17 @@ static int problem_setup(const moelab_data_view *data, const moelab_fit_options 
   P->T = ml_hess_ntypes(&P->s);
   /* keep the Jacobian rows of the last pass for the acceleration pass when they fit in 64 MiB
    * (two copies: the current point and the trial) */
-  P->use_cache = opt->accel && P->n * (P->s.p + P->T) * 2 * sizeof(double) <= ((size_t)64 << 20);
+  P->newton = opt->newton != 0;
+  /* Keep the blocks of the last Jacobian pass for the acceleration pass (two copies: the current point and
+   * the trial) when they fit the budget; else the acceleration pass evaluates the rows again.  Keeping them
+   * costs memory traffic, evaluating them again costs the kernel: bench_fit, one core, sigmoid gate, d = 1,
+   * median fit times kept/evaluated again: relu n = 1e4 (3.5 MB kept) 0.036/0.049 s, n = 1e5 (35 MB)
+   * 0.61/0.49 s; gelu n = 1e4 0.053/0.089 s, n = 1e5 2.97/3.18 s.  So 8 MiB for experts without
+   * transcendental functions, 64 MiB for the others. */
+  const int cheap = opt->expert == MOELAB_EXPERT_RELU || opt->expert == MOELAB_EXPERT_LINEAR ||
+                    opt->expert == MOELAB_EXPERT_POLY || opt->expert == MOELAB_EXPERT_CONSTANT;
+  const size_t budget = (size_t)(cheap ? 8 : 64) << 20;
+  P->use_cache = opt->accel && !P->newton && P->n * (P->s.p + 1 + P->T) * 2 * sizeof(double) <= budget;
   P->threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
   /* weights, scale and summary */
   double W = 0.0, ymean = 0.0;
@@ -911,9 +1092,35 @@ static int problem_setup(const moelab_data_view *data, const moelab_fit_options 
   while (nc > 1 && nc * per > ((size_t)256 << 20)) nc /= 2;
   if (nc < 1) nc = 1;
   P->nchunks = nc;
-  P->chunk_rows = (P->n + nc - 1) / nc;
+  P->chunk_rows = ((P->n + nc - 1) / nc + FIT_BLOCK - 1) / FIT_BLOCK * FIT_BLOCK; /* whole blocks */
   P->nchunks = (P->n + P->chunk_rows - 1) / P->chunk_rows;
   return MOELAB_OK;
+}
+
+/* ------------------------------------------------- the model, for tests */
+
+int fit_model_at(const moelab_data_view *data, const moelab_fit_options *opt, const double *theta, double *sse,
+                 double *H, double *g, size_t *np, moelab_error *err) {
+  fit_problem P;
+  int st = problem_setup(data, opt, &P, err);
+  if (st) return st;
+  P.use_cache = 0;
+  lm_ws w;
+  if (lm_ws_alloc(&P, &w)) {
+    problem_free(&P);
+    return ml_nomem(err);
+  }
+  st = accumulate(&P, theta, sse, w.H, w.g, P.newton ? w.S : NULL, NULL, w.acc, w.tmp, NULL, NULL);
+  if (!st) {
+    for (size_t j = 0; j < P.np * P.np; j++) H[j] = w.H[j] + (P.newton ? w.S[j] : 0.0);
+    memcpy(g, w.g, P.np * sizeof(double));
+    *np = P.np;
+  } else {
+    st = ml_nomem(err);
+  }
+  lm_ws_free(&w);
+  problem_free(&P);
+  return st;
 }
 
 /* --------------------------------------------------- standard errors */
@@ -1107,12 +1314,13 @@ int moelab_fit(const moelab_data_view *data, const moelab_fit_options *opt, moel
   fit_phi_to_theta(&P, phi, m->theta);
   fit_problem Pfin = P;
   Pfin.use_cache = 0;
+  Pfin.newton = 0;
   if (lm_ws_alloc(&Pfin, &fin)) {
     st = ml_nomem(err);
     goto out;
   }
   double sse;
-  if (accumulate(&P, m->theta, &sse, fin.H, fin.g, NULL, fin.acc, fin.tmp, NULL, NULL)) {
+  if (accumulate(&P, m->theta, &sse, fin.H, fin.g, NULL, NULL, fin.acc, fin.tmp, NULL, NULL)) {
     st = ml_nomem(err);
     goto out;
   }

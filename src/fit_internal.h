@@ -12,6 +12,9 @@
 /* At most this many super-chunks; their partial sums are added in a fixed
  * order, so results never depend on the thread count. */
 #define FIT_MAX_CHUNKS 64
+/* The Gram matrix of a block with fewer rows than this (p + 1 < FIT_GEMM_MAX)
+ * is formed by dgemm, larger ones by dsyrk (measured: fit.c, gram_update). */
+#define FIT_GEMM_MAX 64
 
 /* Summary statistics of the data (for starting points and scaling). */
 typedef struct fit_summary {
@@ -31,6 +34,7 @@ typedef struct fit_problem {
   size_t nchunks, chunk_rows;
   size_t T; /* second-order coefficient types (geodesic acceleration) */
   int threads;
+  int newton;    /* the Newton model JᵀJ + Σ w (f - y) ∇²f (moelab_fit_options.hessian) */
   int use_cache; /* keep J and the second-order coefficients of the last pass (n × (p + T), twice) */
   fit_summary sum;
 } fit_problem;
@@ -49,5 +53,15 @@ int fit_init_theta(const fit_problem *P, const moelab_fit_options *opt, gsl_rng 
 /* Builds the split/perturbed start of MOELAB_INIT_MODEL (θ of k atoms). */
 int fit_init_from_model(const fit_problem *P, const moelab_fit_options *opt, gsl_rng *rng, double *theta,
                         moelab_error *err);
+
+/*
+ * The fitter's model at θ (p, the model's parameter ordering), for tests:
+ * SSE, H (np × np, np = the free parameters φ: for softmax without atom k's
+ * gate parameters) = J_φᵀJ_φ, plus the residual curvature when opt->newton,
+ * and g = J_φᵀ √w e (the gradient of SSE/2).  H must hold p², g p doubles.
+ * Errors: those of moelab_fit's checks, ENOMEM.
+ */
+int fit_model_at(const moelab_data_view *data, const moelab_fit_options *opt, const double *theta, double *sse,
+                 double *H, double *g, size_t *np, moelab_error *err);
 
 #endif

@@ -68,16 +68,47 @@ ml_shape ml_shape_of(const moelab_model *m);
 /* Fills the shape for (gate, expert, degree, d, k). */
 ml_shape ml_shape_make(moelab_gate gate, moelab_expert expert, int degree, size_t d, size_t k);
 
-/* Scratch doubles ml_eval_rows needs. */
-#define ML_EVAL_WORK(k) (4 * (k))
+/*
+ * The model kernel (kernel.c).  Rows are evaluated ML_LANES at a time; a row's
+ * results never depend on its position in the batch.
+ */
+#define ML_LANES 8
+
+/* Where ml_eval writes, for rows r < n (any pointer may be NULL):
+ *   f[r]                   f(x_r)
+ *   J[j*js + r*rs]         ∂f(x_r)/∂θ_j, j < p
+ *   C[t*cs + r*crs]        second-order coefficient t < ml_hess_ntypes (below)
+ *   G[i*gs + r*grs]        g_i(x_r);  H[i*gs + r*grs]: h(x_r, η_i), i < k
+ * Row-major J is js = 1, rs = ldj; the fitter's column-major blocks are
+ * js = block length, rs = 1. */
+typedef struct ml_eval_out {
+  double *f;
+  double *J;
+  size_t js, rs;
+  double *C;
+  size_t cs, crs;
+  double *G, *H;
+  size_t gs, grs;
+} ml_eval_out;
+
+/* Scratch doubles ml_eval (and ml_eval_rows, ml_eval_rows2) need: L (d + 8k + 9). */
+size_t ml_eval_work(const ml_shape *s);
+
+/* p rounded up to a multiple of 64 bytes (allocate 8 doubles more). */
+double *ml_align64(double *p);
+
+/* Evaluates rows r < n of X (n×d, row-major) at theta (shape s) into o.
+ * work: ml_eval_work(s) doubles. */
+void ml_eval(const ml_shape *s, const double *theta, const double *X, size_t n, const ml_eval_out *o,
+             double *work);
 
 /*
- * The model kernel.  For rows r < n of X (n×d, row-major) and parameters
- * theta (shape s):
+ * The row-major forms of ml_eval.  For rows r < n of X (n×d, row-major) and
+ * parameters theta (shape s):
  *   f[r]            = f(x_r)                         (f may be NULL)
  *   J[r*ldj + j]    = ∂f(x_r)/∂theta_j, j < s->p     (J may be NULL)
  *   G[r*k + i], H[r*k + i] = g_i(x_r), h(x_r, η_i)    (either may be NULL)
- * work: ML_EVAL_WORK(k) doubles.
+ * work: ml_eval_work(s) doubles.
  */
 void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
                   size_t ldj, double *G, double *H, double *work);
@@ -122,6 +153,11 @@ int ml_input_check(const moelab_input *law, size_t d, const char *file, const ch
 
 
 /* ---- files (json.c) ---- */
+
+struct cJSON;
+/* Compact JSON text of a cJSON value with every number written so that it
+ * reads back to the same double; a new string (free), NULL if out of memory. */
+char *ml_json_exact_text(const struct cJSON *item);
 
 /* Reads a whole file (at most MOELAB_MAX_JSON bytes) into a new NUL-terminated
  * buffer *text of *len bytes.  Errors: MOELAB_EIO, MOELAB_ELIMIT, MOELAB_ENOMEM. */

@@ -159,7 +159,6 @@ long json_locate(const char *text, size_t len, const char *path) {
 
 /* The compact JSON text of `item` with every number written exactly (writer
  * below); NULL when out of memory. */
-static char *json_exact_text(const cJSON *item);
 
 int ml_jfail(const ml_jctx *c, int status, const char *path, const char *fmt, ...) {
   char full[256];
@@ -436,7 +435,7 @@ int ml_j_model(const ml_jctx *c, const cJSON *root, moelab_model **out) {
   if (extra) {
     /* not cJSON_Print: it writes a double with 15 digits whenever that reads back within DBL_EPSILON,
      * so 0.10000000000000002 became 0.1 and a model read and written again changed */
-    m->extra = json_exact_text(extra);
+    m->extra = ml_json_exact_text(extra);
     cJSON_Delete(extra);
     if (!m->extra) {
       st = ml_nomem(c->err);
@@ -683,7 +682,7 @@ static void sb_cjson(sbuf *b, const cJSON *item, int level) {
   }
 }
 
-static char *json_exact_text(const cJSON *item) {
+char *ml_json_exact_text(const cJSON *item) {
   sbuf b = {NULL, 0, 0, 0};
   sb_cjson(&b, item, -1);
   if (b.oom) {

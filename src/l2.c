@@ -181,11 +181,16 @@ static int quad_sqdist(const moelab_model *a, const moelab_model *b, const ml_qu
     free(fb);
     return MOELAB_ENOMEM;
   }
-  moelab_model_predict(a, q->X, q->n, fa, 1, NULL);
-  if (b)
-    moelab_model_predict(b, q->X, q->n, fb, 1, NULL);
-  else
+  int st = moelab_model_predict(a, q->X, q->n, fa, 1, NULL);
+  if (!st && b)
+    st = moelab_model_predict(b, q->X, q->n, fb, 1, NULL);
+  else if (!st)
     memset(fb, 0, q->n * sizeof(double));
+  if (st) {
+    free(fa);
+    free(fb);
+    return st;
+  }
   double s = 0.0;
   for (size_t i = 0; i < q->n; i++) s += q->w[i] * (fa[i] - fb[i]) * (fa[i] - fb[i]);
   free(fa);
@@ -241,7 +246,11 @@ int ml_contributions(const moelab_model *m, const ml_quad *q, double *contrib) {
     free(H);
     return MOELAB_ENOMEM;
   }
-  moelab_model_components(m, q->X, q->n, G, H, NULL);
+  if (moelab_model_components(m, q->X, q->n, G, H, NULL)) {
+    free(G);
+    free(H);
+    return MOELAB_ENOMEM;
+  }
   for (size_t i = 0; i < k; i++) {
     double s = 0.0;
     for (size_t r = 0; r < q->n; r++) {

@@ -58,7 +58,13 @@ static int eigen_summary(const moelab_model *m, const ml_quad *q, moelab_referen
     free(row);
     return MOELAB_ENOMEM;
   }
-  moelab_model_jacobian(m, q->X, q->n, NULL, J, NULL);
+  if (moelab_model_jacobian(m, q->X, q->n, NULL, J, NULL)) {
+    free(J);
+    free(A);
+    free(ev);
+    free(row);
+    return MOELAB_ENOMEM;
+  }
   for (size_t r = 0; r < q->n; r++) {
     const double *jr = J + r * p;
     double s = sqrt(q->w[r]);
@@ -115,7 +121,8 @@ int moelab_reference(const moelab_model *truth, const moelab_reference_options *
     st = ml_nomem(err);
     goto out;
   }
-  moelab_model_predict(truth, q.X, q.n, y, 1, NULL);
+  st = moelab_model_predict(truth, q.X, q.n, y, 1, err);
+  if (st) goto out;
   moelab_data_view v = {q.n, d, q.X, y};
   moelab_fit_options fo;
   moelab_fit_options_init(&fo);
@@ -251,7 +258,7 @@ int moelab_reference_report_json(const moelab_reference_report *r, char **text, 
   cJSON_AddBoolToObject(o, "converged", r->converged);
   cJSON_AddItemToObject(o, "design_sse", num(r->sse));
   cJSON_AddNumberToObject(o, "design_points", (double)r->design_points);
-  char *s = cJSON_PrintUnformatted(o);
+  char *s = ml_json_exact_text(o); /* every double exactly (cJSON prints 15 digits when within DBL_EPSILON) */
   cJSON_Delete(o);
   if (!s) return ml_nomem(err);
   *text = s;

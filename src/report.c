@@ -85,6 +85,7 @@ int moelab_fit_report_json(const moelab_fit_report *r, const moelab_fit_options 
       cJSON_AddNumberToObject(op, "ftol", opt->ftol);
       cJSON_AddNumberToObject(op, "xtol", opt->xtol);
       cJSON_AddNumberToObject(op, "stat_tol", opt->stat_tol);
+      cJSON_AddStringToObject(op, "step", opt->newton ? "newton" : opt->accel ? "gauss-newton, accelerated" : "gauss-newton");
       cJSON *box = cJSON_AddObjectToObject(op, "box");
       if (box) {
         cJSON_AddItemToObject(box, "beta0", pair(opt->box.beta0_lo, opt->box.beta0_hi));
@@ -94,7 +95,7 @@ int moelab_fit_report_json(const moelab_fit_report *r, const moelab_fit_options 
       cJSON_AddBoolToObject(op, "weighted", opt->weights != NULL);
     }
   }
-  char *s = cJSON_PrintUnformatted(o);
+  char *s = ml_json_exact_text(o); /* every double exactly (cJSON prints 15 digits when within DBL_EPSILON) */
   cJSON_Delete(o);
   if (!s) return ml_nomem(err);
   *text = s;

@@ -107,7 +107,11 @@ int moelab_select_k(const moelab_data_view *data, const moelab_fit_options *opt,
           break;
         }
         if (st) goto out;
-        moelab_model_predict(mf, Xte, nte, pred, 1, NULL);
+        st = moelab_model_predict(mf, Xte, nte, pred, 1, err);
+        if (st) {
+          moelab_model_free(mf);
+          goto out;
+        }
         double sse = 0.0;
         for (size_t i = 0; i < nte; i++) sse += (yte[i] - pred[i]) * (yte[i] - pred[i]);
         total += sse / (double)nte;

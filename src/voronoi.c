@@ -594,7 +594,7 @@ int moelab_loss_result_json(const moelab_loss_result *r, char **text, moelab_err
     for (size_t c = 0; t1 && c < r->d; c++) cJSON_AddItemToArray(t1, cJSON_CreateNumber(r->t1[c]));
     cJSON_AddStringToObject(tr, "minimiser", r->minimiser);
   }
-  char *s = cJSON_PrintUnformatted(o);
+  char *s = ml_json_exact_text(o); /* every double exactly (cJSON prints 15 digits when within DBL_EPSILON) */
   cJSON_Delete(o);
   if (!s) return ml_nomem(err);
   *text = s;

@@ -48,7 +48,8 @@ int main(void) {
   F(moelab_fit_options, stat_tol); F(moelab_fit_options, xtol); F(moelab_fit_options, box);
   F(moelab_fit_options, accel); F(moelab_fit_options, weights); F(moelab_fit_options, split);
   F(moelab_fit_options, nsplit); F(moelab_fit_options, split_fraction); F(moelab_fit_options, compute_se);
-  F(moelab_fit_options, se_rcond_min); F(moelab_fit_options, stop_flag); end();
+  F(moelab_fit_options, se_rcond_min); F(moelab_fit_options, stop_flag);
+  F(moelab_fit_options, newton); end();
   S(moelab_restart_info); F(moelab_restart_info, sse); F(moelab_restart_info, iterations);
   F(moelab_restart_info, stop); F(moelab_restart_info, grad_norm); F(moelab_restart_info, decrement);
   F(moelab_restart_info, converged); end();

@@ -5,6 +5,7 @@
  * weights, failures, and the choice of k.
  */
 #include "check.h"
+#include "fit_internal.h"
 #include "moelab.h"
 
 #include <gsl/gsl_blas.h>
@@ -40,9 +41,10 @@ static void canonical(const moelab_model *m, double *out) {
 static void test_exact_recovery(void) {
   const moelab_expert experts[] = {MOELAB_EXPERT_RELU, MOELAB_EXPERT_GELU, MOELAB_EXPERT_SIGMOID,
                                    MOELAB_EXPERT_TANH};
+  for (int newton = 0; newton < 2; newton++) /* Gauss–Newton, and the Newton model (d = 1) */
   for (int g = 0; g < 2; g++)
     for (size_t e = 0; e < 4; e++)
-      for (size_t d = 1; d <= 2; d++) {
+      for (size_t d = 1; d <= 2 - (size_t)newton; d++) {
         moelab_model *t = truth2((moelab_gate)g, experts[e], d);
         moelab_data *D = NULL;
         moelab_simulate(t, NULL, 2000, 5, 0, &D, NULL); /* no noise */
@@ -55,6 +57,7 @@ static void test_exact_recovery(void) {
         o.init_model = t;
         o.perturb = 0.1;
         o.threads = 1;
+        o.newton = newton;
         moelab_data_view v = moelab_data_as_view(D);
         moelab_model *f = NULL;
         moelab_fit_report *r = NULL;
@@ -66,8 +69,9 @@ static void test_exact_recovery(void) {
         canonical(f, cf);
         double worst = 0;
         for (size_t j = 0; j < t->p; j++) worst = fmax(worst, fabs(cf[j] - ct[j]) / fmax(fabs(ct[j]), 1.0));
-        CHECK_MSG(worst <= 1e-6, "%s/%s d=%zu: relative error %.3g (stop %s, %zu it)", moelab_gate_name(t->gate),
-                  moelab_expert_name(t->expert), d, worst, moelab_stop_name(r->stop), r->iterations);
+        CHECK_MSG(worst <= 1e-6, "%s/%s d=%zu newton=%d: relative error %.3g (stop %s, %zu it)",
+                  moelab_gate_name(t->gate), moelab_expert_name(t->expert), d, newton, worst,
+                  moelab_stop_name(r->stop), r->iterations);
         CHECK_MSG(r->converged, "%s/%s d=%zu did not converge", moelab_gate_name(t->gate),
                   moelab_expert_name(t->expert), d);
         CHECK(r->sse < 1e-16 * 2000);
@@ -75,6 +79,82 @@ static void test_exact_recovery(void) {
           for (size_t c = 0; c <= d; c++) CHECK_NEAR(f->theta[c] + f->theta[f->stride + c], 0.0, 1e-12);
         moelab_fit_report_free(r);
         moelab_model_free(f);
+        moelab_data_free(D);
+        moelab_model_free(t);
+      }
+}
+
+/*
+ * The Newton model is the Hessian of SSE/2: JᵀJ plus the residual curvature,
+ * against central differences of the analytic gradient, for both gates,
+ * smooth experts (GELU, tanh, sigmoid, poly of degree 3, constant), d = 1
+ * and 2, k = 3, on noisy data at a point away from the truth (so the
+ * residuals, and with them the curvature term, are not small).  Relative to
+ * √(H_aa H_bb) the differences are O(h²) ≈ 1e-10 here; a missing or wrong
+ * curvature block shows at O(1).
+ */
+static void test_newton_hessian(void) {
+  const moelab_expert experts[] = {MOELAB_EXPERT_GELU, MOELAB_EXPERT_TANH, MOELAB_EXPERT_SIGMOID,
+                                   MOELAB_EXPERT_POLY, MOELAB_EXPERT_CONSTANT};
+  for (int g = 0; g < 2; g++)
+    for (size_t e = 0; e < 5; e++)
+      for (size_t d = 1; d <= 2; d++) {
+        moelab_model *t = NULL;
+        moelab_model_new((moelab_gate)g, experts[e], 3, d, 3, &t, NULL);
+        for (size_t j = 0; j < t->p; j++) t->theta[j] = 0.8 * sin(1.7 * (double)j + 0.3 * (double)d) + 0.1;
+        double lo[2] = {-1, -1}, hi[2] = {1, 1};
+        moelab_model_set_input(t, MOELAB_LAW_UNIFORM, lo, hi, NULL);
+        moelab_model_set_noise(t, 0.05, NULL);
+        moelab_data *D = NULL;
+        CHECK_STATUS(moelab_simulate(t, NULL, 400, 9, 0, &D, NULL), MOELAB_OK);
+        moelab_fit_options o;
+        moelab_fit_options_init(&o);
+        o.gate = t->gate;
+        o.expert = t->expert;
+        o.degree = 3;
+        o.k = 3;
+        o.newton = 1;
+        o.threads = 1;
+        moelab_data_view v = moelab_data_as_view(D);
+        size_t p = t->p, np = 0;
+        double *th = malloc(p * sizeof(double)), *H = malloc(p * p * sizeof(double)), *g0 = malloc(p * sizeof(double));
+        double *Hx = malloc(p * p * sizeof(double)), *gp = malloc(p * sizeof(double)), *gm = malloc(p * sizeof(double));
+        for (size_t j = 0; j < p; j++) th[j] = t->theta[j] + 0.3 * cos(2.3 * (double)j); /* away from the truth */
+        double sse;
+        CHECK_STATUS(fit_model_at(&v, &o, th, &sse, H, g0, &np, NULL), MOELAB_OK);
+        /* φ → θ moves: a free φ_a is θ_a, and under the softmax gauge atom k's gate parameter c moves by -h
+         * with every other atom's */
+        double worst = 0;
+        const size_t stride = t->stride, gs = 1 + d;
+        for (size_t a = 0; a < np; a++) {
+          size_t atom = a / stride, c = a % stride, ta = a;
+          if (g == 1 && atom + 1 == t->k) ta = (t->k - 1) * stride + gs + c; /* atom k's η */
+          double h = 1e-5 * fmax(1.0, fabs(th[ta])), s2;
+          double *tp = malloc(p * sizeof(double));
+          for (int sgn = 0; sgn < 2; sgn++) {
+            memcpy(tp, th, p * sizeof(double));
+            double dh = sgn ? -h : h;
+            tp[ta] += dh;
+            if (g == 1 && atom + 1 < t->k && c < gs) tp[(t->k - 1) * stride + c] -= dh;
+            fit_model_at(&v, &o, tp, &s2, Hx, sgn ? gm : gp, &np, NULL);
+          }
+          free(tp);
+          for (size_t b = 0; b < np; b++) {
+            double fd = (gp[b] - gm[b]) / (2 * h);
+            double sc = sqrt(fabs(H[a * np + a]) * fabs(H[b * np + b])) + 1e-300;
+            worst = fmax(worst, fabs(fd - H[b * np + a]) / sc);
+          }
+        }
+        CHECK_MSG(worst <= 1e-6, "%s/%s d=%zu: Newton model vs differences of the gradient %.3g",
+                  moelab_gate_name(t->gate), moelab_expert_name(t->expert), d, worst);
+        /* and without the curvature term the model is only JᵀJ: the same test must fail */
+        o.newton = 0;
+        CHECK_STATUS(fit_model_at(&v, &o, th, &sse, Hx, g0, &np, NULL), MOELAB_OK);
+        double diff = 0;
+        for (size_t j = 0; j < np * np; j++) diff = fmax(diff, fabs(Hx[j] - H[j]) / sqrt(fabs(H[(j / np) * (np + 1)]) * fabs(H[(j % np) * (np + 1)]) + 1e-300));
+        CHECK_MSG(diff > 1e-3, "%s/%s d=%zu: the curvature term is negligible here (%.3g): the test proves nothing",
+                  moelab_gate_name(t->gate), moelab_expert_name(t->expert), d, diff);
+        free(th), free(H), free(g0), free(Hx), free(gp), free(gm);
         moelab_data_free(D);
         moelab_model_free(t);
       }
@@ -435,5 +515,5 @@ static void test_select_k(void) {
   moelab_model_free(t);
 }
 
-CHECK_MAIN(T(test_exact_recovery), T(test_stationary_against_oracle), T(test_thread_determinism),
+CHECK_MAIN(T(test_exact_recovery), T(test_newton_hessian), T(test_stationary_against_oracle), T(test_thread_determinism),
            T(test_split_rule), T(test_bounds), T(test_weights), T(test_fails_well), T(test_select_k))

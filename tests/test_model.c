@@ -4,6 +4,7 @@
  * stability, parameter ordering.
  */
 #include "check.h"
+#include "internal.h"
 #include "moelab.h"
 
 #include <gsl/gsl_rng.h>
@@ -108,6 +109,53 @@ static void test_jacobian_batch_consistency(void) {
   free(J);
   free(J1);
   moelab_model_free(m);
+  gsl_rng_free(r);
+}
+
+/*
+ * The kernel's two layouts agree bit for bit, and a row's results do not
+ * depend on its position: for every (gate, expert) pair and d = 1, 3, the
+ * column-major f, J and second-order coefficients of 37 rows (not a multiple
+ * of the 8-row tile) equal the row-major ones, and each row evaluated alone
+ * gives the same bits as in the batch; G and H match the components.
+ */
+static void test_kernel_layouts(void) {
+  gsl_rng *r = rng_for(4);
+  enum { N = 37 };
+  for (int g = 0; g < 2; g++)
+    for (int e = 0; e <= (int)MOELAB_EXPERT_TANH; e++)
+      for (size_t d = 1; d <= 3; d += 2) {
+        moelab_model *m = random_model((moelab_gate)g, (moelab_expert)e, 3, d, 3, r);
+        ml_shape s = ml_shape_of(m);
+        size_t p = s.p, T = ml_hess_ntypes(&s), k = s.k;
+        double X[N * 3], f[N], f1;
+        for (size_t i = 0; i < N * d; i++) X[i] = unif(r, -2, 2);
+        double *J = malloc(N * p * sizeof(double)), *Jc = malloc(N * p * sizeof(double));
+        double *C = malloc(N * T * sizeof(double)), *Cc = malloc(N * T * sizeof(double));
+        double *J1 = malloc(p * sizeof(double)), *C1 = malloc(T * sizeof(double));
+        double *G = malloc(N * k * sizeof(double)), *H = malloc(N * k * sizeof(double));
+        double *Gc = malloc(N * k * sizeof(double)), *Hc = malloc(N * k * sizeof(double)), fc[N];
+        double *work = malloc(ml_eval_work(&s) * sizeof(double));
+        ml_eval_rows2(&s, m->theta, X, N, f, J, p, C, T, work);
+        ml_eval_out o = {fc, Jc, N, 1, Cc, N, 1, Gc, Hc, N, 1};
+        ml_eval(&s, m->theta, X, N, &o, work);
+        CHECK(moelab_model_components(m, X, N, G, H, NULL) == MOELAB_OK);
+        int same = 1, alone = 1;
+        for (size_t i = 0; i < N; i++) {
+          same &= f[i] == fc[i];
+          for (size_t j = 0; j < p; j++) same &= J[i * p + j] == Jc[j * N + i];
+          for (size_t t = 0; t < T; t++) same &= C[i * T + t] == Cc[t * N + i];
+          for (size_t a = 0; a < k; a++) same &= G[i * k + a] == Gc[a * N + i] && H[i * k + a] == Hc[a * N + i];
+          ml_eval_rows2(&s, m->theta, X + i * d, 1, &f1, J1, p, C1, T, work);
+          alone &= f1 == f[i] && memcmp(J1, J + i * p, p * sizeof(double)) == 0 &&
+                   memcmp(C1, C + i * T, T * sizeof(double)) == 0;
+        }
+        CHECK_MSG(same, "%s/%s d=%zu: the layouts differ", moelab_gate_name(m->gate), moelab_expert_name(m->expert), d);
+        CHECK_MSG(alone, "%s/%s d=%zu: a row alone differs from the batch", moelab_gate_name(m->gate),
+                  moelab_expert_name(m->expert), d);
+        free(J), free(Jc), free(C), free(Cc), free(J1), free(C1), free(G), free(H), free(Gc), free(Hc), free(work);
+        moelab_model_free(m);
+      }
   gsl_rng_free(r);
 }
 
@@ -296,6 +344,7 @@ static void test_model_new_errors(void) {
   CHECK(strcmp(moelab_version(), MOELAB_VERSION_STRING) == 0);
 }
 
-CHECK_MAIN(T(test_jacobian_all_pairs), T(test_jacobian_batch_consistency), T(test_parameter_ordering),
+CHECK_MAIN(T(test_jacobian_all_pairs), T(test_jacobian_batch_consistency), T(test_kernel_layouts),
+           T(test_parameter_ordering),
            T(test_softmax_translation), T(test_softmax_two_is_sigmoid), T(test_gate_stability),
            T(test_expert_values), T(test_model_new_errors))

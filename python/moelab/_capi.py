@@ -110,7 +110,8 @@ class moelab_fit_options(Structure):
                 ("split_fraction", c_double),
                 ("compute_se", c_int),
                 ("se_rcond_min", c_double),
-                ("stop_flag", c_void_p)]  # const volatile sig_atomic_t *
+                ("stop_flag", c_void_p),  # const volatile sig_atomic_t *
+                ("newton", c_int)]
 
 
 class moelab_restart_info(Structure):

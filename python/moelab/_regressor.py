@@ -42,6 +42,7 @@ class MoERegressor:
                   "beta1": (lo, hi), "eta": (lo, hi)} (missing blocks: [-10, 10])
       gtol, dtol, ftol, xtol, stat_tol   stopping rules (--gtol ... of moelab fit)
       accel       geodesic acceleration
+      newton      damped Newton steps on the full second-order model (moelab fit --newton)
       compute_se  standard errors
       split       model start with a larger k: the atoms to split (None: the heaviest)
       split_fraction  weight share of the first copy of a split atom
@@ -55,7 +56,8 @@ class MoERegressor:
 
     def __init__(self, gate="sigmoid", expert="relu", k=3, degree=1, restarts=8, seed=0, init="random",
                  perturb=0.1, max_iter=1000, threads=0, box=None, gtol=1e-8, dtol=1e-12, ftol=1e-15, xtol=1e-15,
-                 stat_tol=0.0, accel=True, compute_se=True, split=None, split_fraction=0.5, stream_base=0):
+                 stat_tol=0.0, accel=True, compute_se=True, split=None, split_fraction=0.5, stream_base=0,
+                 newton=False):
         self.gate = gate
         self.expert = expert
         self.k = k
@@ -73,6 +75,7 @@ class MoERegressor:
         self.xtol = xtol
         self.stat_tol = stat_tol
         self.accel = accel
+        self.newton = newton
         self.compute_se = compute_se
         self.split = split
         self.split_fraction = split_fraction
@@ -132,6 +135,7 @@ class MoERegressor:
         o.xtol, o.stat_tol = float(self.xtol), float(self.stat_tol)
         o.split_fraction = float(self.split_fraction)
         o.accel = 1 if self.accel else 0
+        o.newton = 1 if self.newton else 0
         o.compute_se = 1 if self.compute_se else 0
         if self.box is not None:
             if not isinstance(self.box, dict) or set(self.box) - {"beta0", "beta1", "eta"}:

@@ -1,0 +1,346 @@
+/*
+ * kernel.c — the model kernel: f, the Jacobian, the gates and expert values
+ * and the second-order coefficients of many rows at once (the formulas are at
+ * the top of model.c; the coefficient types in internal.h).
+ *
+ * Rows are taken ML_LANES = 8 at a time (a tile).  Every per-row quantity is
+ * an array of 8 lanes and every lane loop has exactly 8 iterations, so the
+ * compiler vectorises it whole at any vector width (2, 4 or 8 doubles): there
+ * is no remainder loop and no peeling, and a row's results never depend on
+ * where it sits in a block — a row evaluated alone (padded with copies of
+ * itself) gets the same bits as in a batch of a million.
+ *
+ * The math functions of the lane loops (exp, erfc, tanh, cosh) are declared
+ * as SIMD functions, so they run as glibc's vector math library (libmvec,
+ * part of libc6) where the target has one; this file is compiled with
+ * -fno-math-errno for that (no errno is ever read; -ffast-math is not used:
+ * every other operation is IEEE, unreordered and uncontracted).  libmvec's
+ * functions are accurate to a few ulp (glibc's manual, "Errors in Math
+ * Functions"), as against < 1 ulp for the scalar libm.
+ *
+ * On x86-64 the tile loop is compiled three times (baseline SSE2, AVX2 and
+ * AVX-512, by GCC's target_clones) and the widest the CPU has is chosen when
+ * the library is loaded.  Results are bitwise identical for any number of
+ * threads, processes or shards on one machine; on CPUs of a different
+ * vector width the vector exp and erfc may differ in the last bits.
+ */
+#include "experts.h"
+#include "gates.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(_OPENMP) && defined(__GLIBC__) && !defined(MOELAB_NO_MVEC)
+/* As glibc's <bits/math-vector.h> declares them under -ffast-math. */
+#pragma omp declare simd notinbranch
+double exp(double);
+#pragma omp declare simd notinbranch
+double erfc(double);
+#pragma omp declare simd notinbranch
+double tanh(double);
+#pragma omp declare simd notinbranch
+double cosh(double);
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(MOELAB_NO_CLONES)
+#define ML_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define ML_CLONES
+#endif
+
+#if defined(__GNUC__)
+#define ML_INLINE static inline __attribute__((always_inline))
+#else
+#define ML_INLINE static inline
+#endif
+
+#define L ML_LANES
+#define LANES _Pragma("omp simd") for (size_t l = 0; l < L; l++)
+
+size_t ml_eval_work(const ml_shape *s) { return (size_t)L * (s->d + 8 * s->k + 8) + L; }
+
+double *ml_align64(double *p) { return (double *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+/* dst[l * rs] = v[l] for the mt valid lanes. */
+ML_INLINE void put(double *dst, size_t rs, const double *v, size_t mt) {
+  if (rs == 1 && mt == L) {
+    LANES dst[l] = v[l];
+    return;
+  }
+  for (size_t l = 0; l < mt; l++) dst[l * rs] = v[l];
+}
+
+/* dst[l * rs] = a[l] * b[l]. */
+ML_INLINE void put_mul(double *dst, size_t rs, const double *a, const double *b, size_t mt) {
+  if (rs == 1 && mt == L) {
+    LANES dst[l] = a[l] * b[l];
+    return;
+  }
+  for (size_t l = 0; l < mt; l++) dst[l * rs] = a[l] * b[l];
+}
+
+/* h, h', h'' of a tile of scores u (not for constant experts); see experts.h. */
+ML_INLINE void tile_activation(moelab_expert e, int degree, const double *u, double *h, double *dh, double *d2h,
+                               int want2) {
+  switch (e) {
+  case MOELAB_EXPERT_RELU:
+    LANES {
+      int pos = u[l] > 0;
+      h[l] = pos ? u[l] : 0.0;
+      dh[l] = pos ? 1.0 : 0.0;
+      d2h[l] = 0.0;
+    }
+    return;
+  case MOELAB_EXPERT_GELU:
+    LANES {
+      double Phi = 0.5 * erfc(-u[l] * ML_SQRT1_2);
+      double phi = ML_INV_SQRT2PI * exp(-0.5 * u[l] * u[l]);
+      h[l] = u[l] * Phi;
+      dh[l] = Phi + u[l] * phi;
+      d2h[l] = phi * (2.0 - u[l] * u[l]);
+    }
+    return;
+  case MOELAB_EXPERT_LINEAR:
+    LANES {
+      h[l] = u[l];
+      dh[l] = 1.0;
+      d2h[l] = 0.0;
+    }
+    return;
+  case MOELAB_EXPERT_POLY:
+    if (degree <= 1) {
+      LANES {
+        h[l] = u[l];
+        dh[l] = 1.0;
+        d2h[l] = 0.0;
+      }
+    } else {
+      LANES {
+        double t2 = ml_ipow(u[l], degree - 2), t1 = t2 * u[l];
+        h[l] = t1 * u[l];
+        dh[l] = (double)degree * t1;
+        d2h[l] = (double)degree * (double)(degree - 1) * t2;
+      }
+    }
+    return;
+  case MOELAB_EXPERT_SIGMOID:
+    LANES {
+      double e1 = exp(-fabs(u[l]));
+      double big = 1.0 / (1.0 + e1), small = e1 * big;
+      int pos = u[l] >= 0;
+      double sv = pos ? big : small, sc = pos ? small : big;
+      h[l] = sv;
+      dh[l] = big * small;
+      d2h[l] = big * small * (sc - sv);
+    }
+    return;
+  case MOELAB_EXPERT_TANH:
+    if (want2) {
+      LANES {
+        double t = tanh(u[l]), c = 1.0 / cosh(u[l]);
+        h[l] = t;
+        dh[l] = c * c;
+        d2h[l] = -2.0 * t * c * c;
+      }
+    } else {
+      LANES {
+        double t = tanh(u[l]), c = 1.0 / cosh(u[l]);
+        h[l] = t;
+        dh[l] = c * c;
+        d2h[l] = 0.0;
+      }
+    }
+    return;
+  case MOELAB_EXPERT_CONSTANT:
+    break;
+  }
+  LANES h[l] = dh[l] = d2h[l] = 0.0;
+}
+
+/* One tile: rows r0 .. r0 + mt - 1 (mt <= L); lanes past mt repeat the last row. */
+ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X, size_t r0, size_t mt,
+                         const ml_eval_out *o, double *work) {
+  const size_t d = s->d, k = s->k, stride = s->stride;
+  const int softmax = s->gate == MOELAB_GATE_SOFTMAX;
+  const moelab_expert ex = s->expert;
+  const int constant = ex == MOELAB_EXPERT_CONSTANT;
+  const int want2 = o->C != NULL;
+  double *xt = work;                /* d × L */
+  double *Z = xt + d * L;           /* scores z_i, k × L */
+  double *U = Z + k * L;            /* u_i */
+  double *Gv = U + k * L;           /* g_i */
+  double *DG = Gv + k * L;          /* σ'(z_i) (sigmoid gate) */
+  double *D2G = DG + k * L;         /* σ''(z_i) */
+  double *Hv = D2G + k * L;         /* h_i */
+  double *DH = Hv + k * L;          /* h'_i */
+  double *D2H = DH + k * L;         /* h''_i */
+  double *fv = D2H + k * L;         /* f */
+  double *aux = fv + L;             /* L × 7 */
+  for (size_t l = 0; l < L; l++) {
+    const double *x = X + (r0 + (l < mt ? l : mt - 1)) * d;
+    for (size_t j = 0; j < d; j++) xt[j * L + l] = x[j];
+  }
+  /* scores, summed from 0 in the order j = 0..d-1, then the intercept added */
+  for (size_t i = 0; i < k; i++) {
+    const double *t = theta + i * stride;
+    double *z = Z + i * L, *u = U + i * L;
+    LANES z[l] = 0.0;
+    for (size_t j = 0; j < d; j++) {
+      const double bj = t[1 + j], *xj = xt + j * L;
+      LANES z[l] += bj * xj[l];
+    }
+    const double b0 = t[0];
+    LANES z[l] = b0 + z[l];
+    double *h = Hv + i * L, *dh = DH + i * L, *d2h = D2H + i * L;
+    if (constant) {
+      const double c = t[1 + d];
+      LANES {
+        h[l] = c;
+        dh[l] = 1.0; /* ∂h/∂c */
+        d2h[l] = 0.0;
+      }
+      continue;
+    }
+    LANES u[l] = 0.0;
+    for (size_t j = 0; j < d; j++) {
+      const double aj = t[1 + d + j], *xj = xt + j * L;
+      LANES u[l] += aj * xj[l];
+    }
+    const double b = t[1 + 2 * d];
+    LANES u[l] = b + u[l];
+    tile_activation(ex, s->degree, u, h, dh, d2h, want2);
+  }
+  /* gates */
+  if (softmax) {
+    double *mx = aux, *sum = aux + L, *inv = aux + 2 * L;
+    LANES mx[l] = Z[l];
+    for (size_t i = 1; i < k; i++) {
+      const double *z = Z + i * L;
+      LANES mx[l] = z[l] > mx[l] ? z[l] : mx[l];
+    }
+    LANES sum[l] = 0.0;
+    for (size_t i = 0; i < k; i++) {
+      const double *z = Z + i * L;
+      double *g = Gv + i * L;
+      LANES {
+        g[l] = exp(z[l] - mx[l]);
+        sum[l] += g[l];
+      }
+    }
+    LANES inv[l] = 1.0 / sum[l];
+    for (size_t i = 0; i < k; i++) {
+      double *g = Gv + i * L;
+      LANES g[l] *= inv[l];
+    }
+  } else {
+    for (size_t i = 0; i < k; i++) {
+      const double *z = Z + i * L;
+      double *g = Gv + i * L, *dg = DG + i * L, *d2g = D2G + i * L;
+      LANES {
+        double e = exp(-fabs(z[l]));
+        double big = 1.0 / (1.0 + e), small = e * big;
+        int pos = z[l] >= 0;
+        double sz = pos ? big : small, smz = pos ? small : big;
+        g[l] = sz;
+        dg[l] = big * small;
+        d2g[l] = big * small * (smz - sz);
+      }
+    }
+  }
+  LANES fv[l] = 0.0;
+  for (size_t i = 0; i < k; i++) {
+    const double *g = Gv + i * L, *h = Hv + i * L;
+    LANES fv[l] += g[l] * h[l];
+  }
+  if (o->f) put(o->f + r0, 1, fv, mt);
+  if (o->G)
+    for (size_t i = 0; i < k; i++) put(o->G + i * o->gs + r0 * o->grs, o->grs, Gv + i * L, mt);
+  if (o->H)
+    for (size_t i = 0; i < k; i++) put(o->H + i * o->gs + r0 * o->grs, o->grs, Hv + i * L, mt);
+  if (o->J) {
+    double *cs = aux, *cu = aux + L;
+    const size_t js = o->js, rs = o->rs;
+    for (size_t i = 0; i < k; i++) {
+      const double *g = Gv + i * L, *h = Hv + i * L, *dg = DG + i * L, *dh = DH + i * L;
+      double *Ji = o->J + (i * stride) * js + r0 * rs;
+      if (softmax) {
+        LANES cs[l] = g[l] * (h[l] - fv[l]);
+      } else {
+        LANES cs[l] = dg[l] * h[l];
+      }
+      put(Ji, rs, cs, mt);
+      for (size_t j = 0; j < d; j++) put_mul(Ji + (1 + j) * js, rs, cs, xt + j * L, mt);
+      if (constant) {
+        put(Ji + (1 + d) * js, rs, g, mt);
+        continue;
+      }
+      LANES cu[l] = g[l] * dh[l];
+      for (size_t j = 0; j < d; j++) put_mul(Ji + (1 + d + j) * js, rs, cu, xt + j * L, mt);
+      put(Ji + (1 + 2 * d) * js, rs, cu, mt);
+    }
+  }
+  if (o->C) {
+    double *c = aux;
+    const size_t cs = o->cs, crs = o->crs;
+    double *C = o->C + r0 * crs;
+    if (!softmax) {
+      for (size_t i = 0; i < k; i++) {
+        const double *g = Gv + i * L, *dg = DG + i * L, *d2g = D2G + i * L;
+        const double *h = Hv + i * L, *dh = DH + i * L, *d2h = D2H + i * L;
+        LANES c[l] = d2g[l] * h[l];
+        put(C + i * cs, crs, c, mt); /* zz_i */
+        LANES c[l] = dg[l] * dh[l];
+        put(C + (k + i) * cs, crs, c, mt); /* zu_i */
+        LANES c[l] = g[l] * d2h[l];
+        put(C + (2 * k + i) * cs, crs, c, mt); /* uu_i */
+      }
+    } else {
+      size_t t = 0;
+      for (size_t i = 0; i < k; i++)
+        for (size_t j = i; j < k; j++, t++) {
+          const double *gi = Gv + i * L, *gj = Gv + j * L, *hi = Hv + i * L, *hj = Hv + j * L;
+          if (i == j) {
+            LANES c[l] = gi[l] * (hi[l] - fv[l]) - gi[l] * gj[l] * (hi[l] + hj[l] - 2.0 * fv[l]);
+          } else {
+            LANES c[l] = 0.0 - gi[l] * gj[l] * (hi[l] + hj[l] - 2.0 * fv[l]);
+          }
+          put(C + t * cs, crs, c, mt);
+        }
+      for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++, t++) {
+          const double *gi = Gv + i * L, *gj = Gv + j * L, *dhj = DH + j * L;
+          const double kd = i == j ? 1.0 : 0.0;
+          LANES c[l] = gi[l] * dhj[l] * (kd - gj[l]);
+          put(C + t * cs, crs, c, mt);
+        }
+      for (size_t i = 0; i < k; i++, t++) {
+        const double *g = Gv + i * L, *d2h = D2H + i * L;
+        LANES c[l] = g[l] * d2h[l];
+        put(C + t * cs, crs, c, mt);
+      }
+    }
+  }
+}
+
+ML_CLONES void ml_eval(const ml_shape *s, const double *theta, const double *X, size_t n, const ml_eval_out *o,
+                       double *work) {
+  work = ml_align64(work); /* whole cache lines for the lane arrays */
+  for (size_t r0 = 0; r0 < n; r0 += L) eval_tile(s, theta, X, r0, n - r0 < L ? n - r0 : L, o, work);
+}
+
+/* ------------------------------------------------ the row-major forms */
+
+void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
+                  size_t ldj, double *G, double *H, double *work) {
+  ml_eval_out o = {f, J, 1, ldj, NULL, 0, 0, G, H, 1, s->k};
+  ml_eval(s, theta, X, n, &o, work);
+}
+
+void ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
+                   size_t ldj, double *C, size_t ldc, double *work) {
+  ml_eval_out o = {f, J, 1, ldj, C, 1, ldc, NULL, NULL, 0, 0};
+  ml_eval(s, theta, X, n, &o, work);
+}
