@@ -121,7 +121,7 @@ static int dgemm_child(const void *arg, void *out) {
 /* ------------------------------------------------------------ dsyrk */
 
 typedef struct syrk_res {
-  double row_trans, col_notrans, plain; /* GFLOP/s, p² flops per row */
+  double row_trans, col_notrans, plain, fitter; /* GFLOP/s, p² flops per row */
 } syrk_res;
 
 /* JᵀJ by a plain loop over the rows (upper triangle, row-major m×p block):
@@ -141,18 +141,22 @@ static int syrk_child(const void *arg, void *out) {
   size_t p = *(const size_t *)arg, m = FIT_BLOCK;
   syrk_res *R = out;
   double *J = malloc(SYRK_BLOCKS * m * p * sizeof(double)), *Jt = malloc(SYRK_BLOCKS * m * p * sizeof(double));
-  double *C = calloc(p * p, sizeof(double));
+  size_t q = p + 1; /* the fitter's block [J e]: p + 1 rows of the block length */
+  double *Je = malloc(SYRK_BLOCKS * m * q * sizeof(double));
+  double *C = calloc(q * q, sizeof(double));
   if (!J || !Jt || !C) return 1;
   fill_uniform(J, SYRK_BLOCKS * m * p, 3);
   for (size_t b = 0; b < SYRK_BLOCKS; b++)
     for (size_t r = 0; r < m; r++)
       for (size_t j = 0; j < p; j++) Jt[b * m * p + j * m + r] = J[b * m * p + r * p + j];
+  if (!Je) return 1;
+  fill_uniform(Je, SYRK_BLOCKS * m * q, 5);
   double flops_call = (double)m * (double)p * (double)p;
   size_t calls = (size_t)(1.5e8 / flops_call) + 8;
-  double g[3][5];
+  double g[4][5];
   for (int rep = 0; rep < 5; rep++)
-    for (int lay = 0; lay < 3; lay++) {
-      memset(C, 0, p * p * sizeof(double));
+    for (int lay = 0; lay < 4; lay++) {
+      memset(C, 0, q * q * sizeof(double));
       double t0 = bench_now();
       for (size_t c = 0; c < calls; c++) {
         size_t b = c % SYRK_BLOCKS;
@@ -162,14 +166,22 @@ static int syrk_child(const void *arg, void *out) {
         else if (lay == 1)
           __real_cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)p, (blasint)m, 1.0, Jt + b * m * p,
                       (blasint)m, 1.0, C, (blasint)p);
-        else
+        else if (lay == 2)
           plain_syrk(p, m, J + b * m * p, C);
+        else if (q < FIT_GEMM_MAX) /* as fit.c's gram_update */
+          __real_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)q, (blasint)q, (blasint)m, 1.0,
+                             Je + b * m * q, (blasint)m, Je + b * m * q, (blasint)m, 1.0, C, (blasint)q);
+        else
+          __real_cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)q, (blasint)m, 1.0, Je + b * m * q,
+                             (blasint)m, 1.0, C, (blasint)q);
       }
       g[lay][rep] = flops_call * (double)calls / (bench_now() - t0) / 1e9;
     }
   R->row_trans = bench_median(g[0], 5);
   R->col_notrans = bench_median(g[1], 5);
   R->plain = bench_median(g[2], 5);
+  R->fitter = bench_median(g[3], 5);
+  free(Je);
   free(J);
   free(Jt);
   free(C);
@@ -381,8 +393,11 @@ int main(int argc, char **argv) {
 
   /* the JᵀJ accumulation, per p */
   const size_t dims[3] = {1, 4, 16};
-  printf("## J'J accumulation: dsyrk over %d-row blocks, p^2 flops per row, 1 thread (median of 5)\n", FIT_BLOCK);
-  printf("%4s %5s %24s %24s %24s\n", "d", "p", "J rows, Trans", "J^T (p x block), NoTrans", "plain C loop (ref.)");
+  printf("## J'J accumulation over %d-row blocks, p^2 flops per row (the useful ones), 1 thread (median of 5);\n"
+         "## the fitter: the (p+1) x block matrix [J e] (J'J and J'e together) by dgemm for p + 1 < %d, else dsyrk\n",
+         FIT_BLOCK, FIT_GEMM_MAX);
+  printf("%4s %5s %24s %24s %24s %24s\n", "d", "p", "dsyrk, J rows, Trans", "dsyrk, J^T, NoTrans", "plain C loop (ref.)",
+         "the fitter's [J e]");
   for (int di = 0; di < 3; di++) {
     size_t d = dims[di], p = 3 * (1 + d + d + 1);
     if (have_only && only.d != d) continue;
@@ -391,9 +406,9 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_fit: dsyrk child failed\n");
       return 1;
     }
-    printf("%4zu %5zu %7.2f GF/s %5.1f%% dgemm %7.2f GF/s %5.1f%% dgemm %7.2f GF/s %5.1f%% dgemm\n", d, p, S.row_trans,
-           100 * S.row_trans / G.gflops, S.col_notrans, 100 * S.col_notrans / G.gflops, S.plain,
-           100 * S.plain / G.gflops);
+    printf("%4zu %5zu %7.2f GF/s %5.1f%% dgemm %7.2f GF/s %5.1f%% dgemm %7.2f GF/s %5.1f%% dgemm %7.2f GF/s %5.1f%% dgemm\n",
+           d, p, S.row_trans, 100 * S.row_trans / G.gflops, S.col_notrans, 100 * S.col_notrans / G.gflops, S.plain,
+           100 * S.plain / G.gflops, S.fitter, 100 * S.fitter / G.gflops);
   }
   printf("\n");
 
@@ -465,9 +480,10 @@ int main(int argc, char **argv) {
   }
 
   printf("\n## where an iteration goes (first repetition): passes over the data per iteration and ns per row\n");
-  printf("## per iteration in the kernels, dsyrk, dgemv, Cholesky and the rest of the fitter\n");
+  printf("## per iteration in the kernel (eval: f and J, eval2: with the second-order terms), the Gram matrices\n"
+         "## (dgemm and dsyrk), dgemv, Cholesky and the rest of the fitter\n");
   printf("%4s %-6s %8s %7s %7s %7s | %9s %8s %8s %8s %8s %8s %8s\n", "d", "expert", "n", "f", "f+J", "f+J+2",
-         "ns/row/it", "eval", "eval2", "dsyrk", "dgemv", "chol", "other");
+         "ns/row/it", "eval", "eval2", "gram", "dgemv", "chol", "other");
   for (size_t i = 0; i < nc; i++) {
     fit_res *R = &res[i];
     if (!R->reps || !R->iterations) continue;

@@ -339,7 +339,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
   const size_t p = P->s.p, q = p + 1, d = P->d, T = P->T, nm = n_moments(P->d);
   const int want_J = H != NULL, caching = want_J && cacheJ && cacheC, want_S = want_J && S;
   const int want_C = caching || want_S;
-  const int relu = P->s.expert == MOELAB_EXPERT_RELU;
+  const int relu = P->s.expert == MOELAB_EXPERT_RELU && rowmax != NULL;
   const size_t as = acc_stride(P);
   const long nc = (long)P->nchunks;
   int nomem = 0;
@@ -411,7 +411,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     for (size_t i = 0; i < p; i++)
       for (size_t j = i; j < p; j++) Ht[i * p + j] += Gc[i * q + j];
     for (size_t j = 0; j < p; j++) gt[j] += Gc[j * q + p];
-    if (a[as - 1 - T * nm] > rmax) rmax = a[as - 1 - T * nm];
+    if (a[1 + q * q] > rmax) rmax = a[1 + q * q];
   }
   *sse_out = sse;
   if (rowmax) *rowmax = rmax;
@@ -717,8 +717,7 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   memset(info, 0, sizeof *info);
   double sse;
   fit_phi_to_theta(P, phi, w->theta);
-  double rowmax = 0.0;
-  if (accumulate(P, w->theta, &sse, w->H, w->g, w->S, &rowmax, w->acc, w->tmp, w->cJ, w->cC)) return MOELAB_ENOMEM;
+  if (accumulate(P, w->theta, &sse, w->H, w->g, w->S, NULL, w->acc, w->tmp, w->cJ, w->cC)) return MOELAB_ENOMEM;
   if (!isfinite(sse) || !isfinite(norm2(w->g, np))) {
     info->sse = NAN;
     info->stop = MOELAB_STOP_NUMERIC;
@@ -832,9 +831,9 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
       }
       /* the trial point is evaluated with its Jacobian: most steps are accepted,
        * and then H and g at the new point are already there */
-      double sse_t, rowmax_t = 0.0;
+      double sse_t;
       fit_phi_to_theta(P, w->trial, w->theta);
-      if (accumulate(P, w->theta, &sse_t, w->H2, w->g2, w->S2, &rowmax_t, w->acc, w->tmp, w->cJ2, w->cC2))
+      if (accumulate(P, w->theta, &sse_t, w->H2, w->g2, w->S2, NULL, w->acc, w->tmp, w->cJ2, w->cC2))
         return MOELAB_ENOMEM;
       double actual = sse - sse_t;
       double rho = (isfinite(sse_t) && pred > 0 && actual > 0) ? actual / pred : -1.0;
@@ -842,7 +841,6 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         memcpy(phi, w->trial, np * sizeof(double));
         double sse_old = sse;
         sse = sse_t;
-        rowmax = rowmax_t;
         double *t1 = w->H;
         w->H = w->H2;
         w->H2 = t1;
@@ -910,9 +908,13 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
    * within the largest single-row term (a Clarke-stationary point up to one
    * kink crossing). */
   if (!info->converged && P->s.expert == MOELAB_EXPERT_RELU &&
-      (stop == MOELAB_STOP_XTOL || stop == MOELAB_STOP_FTOL || stop == MOELAB_STOP_STALLED) &&
-      info->grad_norm <= rowmax / P->scale)
-    info->converged = 1;
+      (stop == MOELAB_STOP_XTOL || stop == MOELAB_STOP_FTOL || stop == MOELAB_STOP_STALLED)) {
+    /* the largest row term at the end point, from one more pass (not kept during the iterations) */
+    double rowmax = 0.0, s2;
+    fit_phi_to_theta(P, phi, w->theta);
+    if (accumulate(P, w->theta, &s2, w->H2, w->g2, NULL, &rowmax, w->acc, w->tmp, NULL, NULL)) return MOELAB_ENOMEM;
+    if (info->grad_norm <= rowmax / P->scale) info->converged = 1;
+  }
   return MOELAB_OK;
 }
 
@@ -1320,7 +1322,7 @@ int moelab_fit(const moelab_data_view *data, const moelab_fit_options *opt, moel
     goto out;
   }
   double sse;
-  if (accumulate(&P, m->theta, &sse, fin.H, fin.g, NULL, NULL, fin.acc, fin.tmp, NULL, NULL)) {
+  if (accumulate(&Pfin, m->theta, &sse, fin.H, fin.g, NULL, NULL, fin.acc, fin.tmp, NULL, NULL)) {
     st = ml_nomem(err);
     goto out;
   }

@@ -12,11 +12,20 @@ eta = [a, b]).  The model, for k atoms,
 
 parameters per atom (beta0, beta1, a, b).  Objective: SSE = sum (y - f)^2.
 
+The problem is the least squares estimator of moelab: SSE minimised over the
+box Theta (moelab's default, every parameter in [-10, 10]; --box changes it).
+Without the box the optimisers reach different points: over-specified fits
+drift, e.g. a gate slope to 13 on the sigmoid/GELU problem, where the SSE is
+lower than anywhere in Theta, so an unbounded peer does not solve the same
+problem.
+
 Fitted three ways from the same start, on one thread:
-  scipy   scipy.optimize.least_squares, method 'trf', analytic Jacobian
-          (numpy), ftol = xtol = gtol = 1e-15, max_nfev 100000
-  torch   torch.optim.LBFGS (strong Wolfe line search, float64) on SSE/n,
-          steps repeated until the objective stops changing
+  scipy   scipy.optimize.least_squares, method 'trf' with bounds = the box,
+          analytic Jacobian (numpy), ftol = xtol = gtol = 1e-15, max_nfev 100000
+  torch   torch.optim.LBFGS (strong Wolfe line search, float64) on SSE/n in
+          the variables phi of theta = c + r tanh(phi), which maps the real
+          line onto the open box (L-BFGS has no bounds); steps repeated until
+          the objective stops changing
   moelab  `moelab fit --threads 1 --init model:START --perturb 0` (k from
           the start), timed by the fit's own clock ("fit"."seconds") and as a
           whole process
@@ -116,7 +125,7 @@ def grad_inf(gate, expert, theta, x, y):
 
 # ---------------------------------------------------------------- engines
 
-def run_scipy(gate, expert, theta0, x, y):
+def run_scipy(gate, expert, theta0, x, y, box):
     def fun(th):
         return np_model(gate, expert, th, x) - y
 
@@ -124,24 +133,26 @@ def run_scipy(gate, expert, theta0, x, y):
         return np_model(gate, expert, th, x, jac=True)[1]
 
     t0 = time.perf_counter()
-    res = scipy.optimize.least_squares(fun, theta0, jac=jac, method="trf", ftol=1e-15, xtol=1e-15, gtol=1e-15,
-                                       max_nfev=100000)
+    res = scipy.optimize.least_squares(fun, np.clip(theta0, box[0], box[1]), jac=jac, method="trf", ftol=1e-15,
+                                       xtol=1e-15, gtol=1e-15, max_nfev=100000, bounds=box)
     secs = time.perf_counter() - t0
     why = {0: "max_nfev", 1: "gtol", 2: "ftol", 3: "xtol", 4: "ftol+xtol"}.get(res.status, str(res.status))
     return secs, res.x, "nfev %d, njev %d, stop %s" % (res.nfev, res.njev, why)
 
 
-def run_torch(gate, expert, theta0, x, y):
+def run_torch(gate, expert, theta0, x, y, box):
     torch.set_num_threads(1)
     X = torch.from_numpy(x)
     Y = torch.from_numpy(y)
     n = float(x.size)
-    th = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([th], lr=1.0, max_iter=1000, max_eval=1250, tolerance_grad=1e-12,
+    c, r = 0.5 * (box[0] + box[1]), 0.5 * (box[1] - box[0])
+    u0 = np.clip((theta0 - c) / r, -1 + 1e-12, 1 - 1e-12)
+    ph = torch.tensor(np.arctanh(u0), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([ph], lr=1.0, max_iter=1000, max_eval=1250, tolerance_grad=1e-12,
                             tolerance_change=1e-15, history_size=100, line_search_fn="strong_wolfe")
 
-    def model(p):
-        t = p.view(-1, 4)
+    def model(q):
+        t = (c + r * torch.tanh(q)).view(-1, 4)
         z = t[:, 0][None, :] + X[:, None] * t[:, 1][None, :]
         u = X[:, None] * t[:, 2][None, :] + t[:, 3][None, :]
         if expert == "gelu":
@@ -155,8 +166,8 @@ def run_torch(gate, expert, theta0, x, y):
 
     def closure():
         opt.zero_grad()
-        r = model(th) - Y
-        loss = (r * r).sum() / n
+        res = model(ph) - Y
+        loss = (res * res).sum() / n
         loss.backward()
         evals[0] += 1
         return loss
@@ -173,12 +184,15 @@ def run_torch(gate, expert, theta0, x, y):
         prev = cur
     secs = time.perf_counter() - t0
     iters = opt.state[opt._params[0]].get("n_iter", 0)
-    return secs, th.detach().numpy().copy(), "iterations %d, evaluations %d" % (iters, evals[0])
+    th = c + r * np.tanh(ph.detach().numpy())
+    return secs, th, "iterations %d, evaluations %d" % (iters, evals[0])
 
 
-def run_moelab(binary, data, start, tmp):
+def run_moelab(binary, data, start, tmp, box, extra):
     out = os.path.join(tmp, "fit.json")
-    cmd = [binary, "fit", data, "--init", "model:" + start, "--perturb", "0", "--threads", "1", "-q", "-o", out]
+    b = "%r,%r" % box
+    cmd = [binary, "fit", data, "--init", "model:" + start, "--perturb", "0", "--threads", "1", "-q", "-o", out,
+           "--box-beta0", b, "--box-beta1", b, "--box-eta", b] + extra
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t0
@@ -197,7 +211,11 @@ def main():
     ap.add_argument("--label", default="")
     ap.add_argument("--reps", type=int, default=3,
                     help="timed repetitions per engine (median); fewer when one run takes over 5 s")
+    ap.add_argument("--box", default="-10,10", help="LO,HI: the box of every parameter (moelab's default)")
+    ap.add_argument("--moelab-args", default="", help="further options of moelab fit (e.g. --newton)")
     a = ap.parse_args()
+    box = tuple(float(v) for v in a.box.split(","))
+    extra = a.moelab_args.split()
     x, y = read_csv(a.data)
     gate, expert, theta0 = read_model(a.start)
     label = a.label or "%s/%s" % (gate, expert)
@@ -210,13 +228,15 @@ def main():
                 if rep > 0 and times[0] > 5.0:
                     break
                 if name == "scipy trf":
-                    t, th, note = run_scipy(gate, expert, theta0, x, y)
+                    t, th, note = run_scipy(gate, expert, theta0, x, y, box)
                 elif name == "torch L-BFGS":
-                    t, th, note = run_torch(gate, expert, theta0, x, y)
+                    t, th, note = run_torch(gate, expert, theta0, x, y, box)
                 else:
-                    t, w, th, note = run_moelab(a.moelab, a.data, a.start, tmp)
+                    t, w, th, note = run_moelab(a.moelab, a.data, a.start, tmp, box, extra)
                     walls.append(w)
                 times.append(t)
+            nb = int(np.sum((th <= box[0] + 1e-9 * (abs(box[0]) + 1)) | (th >= box[1] - 1e-9 * (abs(box[1]) + 1))))
+            note += ", %d on the box" % nb
             res[name] = (float(np.median(times)), float(np.median(walls)) if walls else None, th, note)
     obj = {k: sse(gate, expert, v[2], x, y) for k, v in res.items()}
     grd = {k: grad_inf(gate, expert, v[2], x, y) for k, v in res.items()}

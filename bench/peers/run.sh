@@ -5,8 +5,11 @@
 # parameter perturbed by 0.1), sigmoid and softmax gates, GELU and ReLU
 # experts, one thread.  Builds nothing: give it the moelab binary.
 #
-# Usage: bench/peers/run.sh BUILD/moelab [--n N] [--reps R] [--quick]
+# Usage: bench/peers/run.sh BUILD/moelab [--n N] [--reps R] [--quick] [--moelab-args "ARGS"]
 #   --quick: the two GELU problems only, 1 repetition
+#   --moelab-args: further options of moelab fit, e.g. "--newton"
+# Every engine solves the same problem: SSE over the box [-10, 10] of every
+# parameter (moelab's default Theta; peers.py explains how each peer keeps it).
 # Needs Debian's python3-numpy, python3-scipy and python3-torch
 # (apt-get install python3-scipy python3-torch); PYTHON overrides the
 # interpreter (default /usr/bin/python3, Debian's).
@@ -21,11 +24,13 @@ shift
 N=20000
 REPS=3
 QUICK=0
+MARGS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --n) N=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
     --quick) QUICK=1; REPS=1; shift ;;
+    --moelab-args) MARGS=$2; shift 2 ;;
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +49,8 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "# moelab vs scipy.optimize.least_squares (trf) and torch.optim.LBFGS: n = $N, d = 1, k = 3 from a"
-echo "# near-truth start, 1 thread; time: median of up to $REPS runs (fewer when a run takes over 5 s);"
+echo "# near-truth start, every parameter in [-10, 10], 1 thread; moelab fit options: ${MARGS:-(defaults)}"
+echo "# time: median of up to $REPS runs (fewer when a run takes over 5 s);"
 echo "# SSE and |grad SSE|_inf at the end point recomputed by the same numpy code for every engine"
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $CORES cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $("$PY" -c 'import numpy, scipy, torch; print("numpy", numpy.__version__, "scipy", scipy.__version__, "torch", torch.__version__)')"
@@ -70,5 +76,5 @@ JSON
   "$MOELAB" fit "$dir/data.csv" --init "model:$dir/truth.json" --k 3 --perturb 0.1 --max-iter 0 \
     --threads 1 --no-se -q -o "$dir/start.json"
   "$PY" "$HERE/peers.py" --data "$dir/data.csv" --start "$dir/start.json" --moelab "$MOELAB" \
-    --label "$gate/$expert" --reps "$REPS"
+    --label "$gate/$expert" --reps "$REPS" --moelab-args="$MARGS"
 done
