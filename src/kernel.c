@@ -162,10 +162,10 @@ ML_INLINE void tile_activation(moelab_expert e, int degree, const double *u, dou
 
 /* One tile: rows r0 .. r0 + mt - 1 (mt <= L); lanes past mt repeat the last row. */
 ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X, size_t r0, size_t mt,
-                         const ml_eval_out *o, double *work) {
-  const size_t d = s->d, k = s->k, stride = s->stride;
-  const int softmax = s->gate == MOELAB_GATE_SOFTMAX;
-  const moelab_expert ex = s->expert;
+                         const ml_eval_out *o, double *work, const int softmax, const moelab_expert ex,
+                         const size_t D) {
+  const size_t d = D ? D : s->d, k = s->k;
+  const size_t stride = D ? 1 + D + (ex == MOELAB_EXPERT_CONSTANT ? 1 : D + 1) : s->stride;
   const int constant = ex == MOELAB_EXPERT_CONSTANT;
   const int want2 = o->C != NULL;
   double *xt = work;                /* d × L */
@@ -325,10 +325,30 @@ ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X
   }
 }
 
+/* The tile loop for one gate and d = 1 or any d: the dispatcher below calls it with constants, so each gets
+ * its own specialised loop (the same operations in the same order: the same bits). */
+ML_INLINE void eval_loop(const ml_shape *s, const double *theta, const double *X, size_t n, const ml_eval_out *o,
+                         double *work, const int softmax, const moelab_expert ex, const size_t D) {
+  for (size_t r0 = 0; r0 < n; r0 += L) eval_tile(s, theta, X, r0, n - r0 < L ? n - r0 : L, o, work, softmax, ex, D);
+}
+
 ML_CLONES void ml_eval(const ml_shape *s, const double *theta, const double *X, size_t n, const ml_eval_out *o,
                        double *work) {
   work = ml_align64(work); /* whole cache lines for the lane arrays */
-  for (size_t r0 = 0; r0 < n; r0 += L) eval_tile(s, theta, X, r0, n - r0 < L ? n - r0 : L, o, work);
+  const int softmax = s->gate == MOELAB_GATE_SOFTMAX, d1 = s->d == 1;
+  /* the gate and d = 1 as constants (measured: a further loop per expert family gained under 5 %, for a
+   * compile time 7 times as long) */
+  if (softmax) {
+    if (d1)
+      eval_loop(s, theta, X, n, o, work, 1, s->expert, 1);
+    else
+      eval_loop(s, theta, X, n, o, work, 1, s->expert, 0);
+  } else {
+    if (d1)
+      eval_loop(s, theta, X, n, o, work, 0, s->expert, 1);
+    else
+      eval_loop(s, theta, X, n, o, work, 0, s->expert, 0);
+  }
 }
 
 /* ------------------------------------------------ the row-major forms */
