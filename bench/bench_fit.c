@@ -168,9 +168,8 @@ static int syrk_child(const void *arg, void *out) {
                       (blasint)m, 1.0, C, (blasint)p);
         else if (lay == 2)
           plain_syrk(p, m, J + b * m * p, C);
-        else if (q < FIT_GEMM_MAX) /* as fit.c's gram_update */
-          __real_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)q, (blasint)q, (blasint)m, 1.0,
-                             Je + b * m * q, (blasint)m, Je + b * m * q, (blasint)m, 1.0, C, (blasint)q);
+        else if (q < FIT_GRAM_MAX) /* as fit.c's gram_update */
+          __real_ml_gram(q, m, Je + b * m * q, C);
         else
           __real_cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)q, (blasint)m, 1.0, Je + b * m * q,
                              (blasint)m, 1.0, C, (blasint)q);
@@ -394,8 +393,8 @@ int main(int argc, char **argv) {
   /* the JᵀJ accumulation, per p */
   const size_t dims[3] = {1, 4, 16};
   printf("## J'J accumulation over %d-row blocks, p^2 flops per row (the useful ones), 1 thread (median of 5);\n"
-         "## the fitter: the (p+1) x block matrix [J e] (J'J and J'e together) by dgemm for p + 1 < %d, else dsyrk\n",
-         FIT_BLOCK, FIT_GEMM_MAX);
+         "## the fitter: the (p+1) x block matrix [J e] (J'J and J'e together) by ml_gram for p + 1 < %d, else dsyrk\n",
+         FIT_BLOCK, FIT_GRAM_MAX);
   printf("%4s %5s %24s %24s %24s %24s\n", "d", "p", "dsyrk, J rows, Trans", "dsyrk, J^T, NoTrans", "plain C loop (ref.)",
          "the fitter's [J e]");
   for (int di = 0; di < 3; di++) {

@@ -53,6 +53,12 @@ void __wrap_ml_eval(const ml_shape *s, const double *theta, const double *X, siz
       PR.rows_f += (double)n;
   }
 }
+void __real_ml_gram(size_t q, size_t m, const double *A, double *G);
+void __wrap_ml_gram(size_t q, size_t m, const double *A, double *G) {
+  double t0 = PR.on ? bench_now() : 0.0;
+  __real_ml_gram(q, m, A, G);
+  if (PR.on) PR.t_syrk += bench_now() - t0;
+}
 void __real_cblas_dgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, blasint m, blasint n,
                         blasint k, double alpha, const double *A, blasint lda, const double *B, blasint ldb,
                         double beta, double *C, blasint ldc);

@@ -201,17 +201,14 @@ static size_t acc_stride(const fit_problem *P) {
 }
 
 /*
- * G += A Aᵀ (upper triangle at least) for A q × m, row-major with ld m: the
- * columns of the block are rows of the data.  For q < FIT_GEMM_MAX OpenBLAS's
- * dgemm is used rather than its dsyrk: it does twice the arithmetic but was
- * measured over twice as fast at these sizes (OpenBLAS 0.3.21, one core,
- * m = 256: q = 13 dgemm 5.5 ns per row against dsyrk 12.9; q = 31 47 against
- * 62), while dsyrk is faster for large q (q = 103: 374 against 506).
+ * G += A Aᵀ (upper triangle) for A q × m, row-major with ld m: the columns of
+ * the block are rows of the data.  For q < FIT_GRAM_MAX a register-tiled
+ * kernel of our own (ml_gram, kernel.c), where OpenBLAS's call and packing
+ * overheads dominate; OpenBLAS's dsyrk above, where its cache blocking pays.
  */
 static void gram_update(size_t q, size_t m, const double *A, double *G) {
-  if (q < FIT_GEMM_MAX)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)q, (blasint)q, (blasint)m, 1.0, A, (blasint)m, A,
-                (blasint)m, 1.0, G, (blasint)q);
+  if (q < FIT_GRAM_MAX)
+    ml_gram(q, m, A, G);
   else
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)q, (blasint)m, 1.0, A, (blasint)m, 1.0, G,
                 (blasint)q);

