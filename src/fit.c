@@ -4,9 +4,10 @@
  *
  * Objective: SSE(θ) = Σ_i w_i (y_i - f_θ(x_i))², θ in the box Θ.
  *
- * Engine.  Each iteration accumulates JᵀJ (dsyrk) and Jᵀe (dgemv) over row
- * blocks of FIT_BLOCK rows, so the n×p Jacobian is never stored (memory
- * O(p² + block·p)).  The step solves (H_FF + μ D_FF) δ_F = -g_F by Cholesky
+ * Engine.  Each pass evaluates blocks of FIT_BLOCK rows into column-major
+ * blocks [J | e] ((p+1) × FIT_BLOCK) and accumulates their Gram matrices,
+ * which hold JᵀJ and Jᵀe together (gram_update), so the n×p Jacobian is never
+ * stored (memory O(p² + block·p)).  The step solves (H_FF + μ D_FF) δ_F = -g_F by Cholesky
  * (LAPACKE) on the free parameters F — those not held at a bound by a
  * gradient that points out of Θ — and is projected onto Θ.  μ follows
  * Nielsen's update; D is Moré's running maximum of diag(JᵀJ).  A trial point
@@ -16,6 +17,16 @@
  * measured slower where most steps are accepted or f costs as much as J
  * (bench/ab.py, one core: sigmoid/GELU d = 1 n = 1e4 0.70× the speed,
  * sigmoid/ReLU d = 1 n = 1e5 0.96×, sigmoid/ReLU d = 4 n = 1e4 1.14×).
+ * Measured again with the vectorised kernel (bench_fit, seconds per
+ * iteration, trial points f-only against with J): ReLU d = 1 n = 1e4 1.0e-3
+ * against 8.6e-4, GELU n = 1e4 8.5e-4 against 6.3e-4, ReLU d = 4 n = 1e4
+ * 1.44e-3 against 1.45e-3 — not kept either.  Nor was an acceleration term
+ * from moments formed in the Jacobian pass (p × T (d+1)(d+2)/2 of them,
+ * equal to 1e-12 to the pass it replaces): for d = 1 it saves the
+ * acceleration pass but its dgemm costs about as much (s per iteration, the
+ * generic kernel: ReLU n = 1e5 1.03e-2 against 1.00e-2, GELU n = 1e5 8.6e-3
+ * against 9.6e-3, and at n = 1e4, where the blocks are kept, slower: ReLU
+ * 1.08e-3 against 8.6e-4, GELU 8.4e-4 against 6.3e-4).
  *
  * Why not GSL's gsl_multilarge_nlinear (which also works on the normal
  * equations)?  It has no bounds: Θ would need a smooth reparameterisation,
