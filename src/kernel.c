@@ -58,7 +58,11 @@ double cosh(double);
 #endif
 
 #define L ML_LANES
+#if defined(__clang__) /* clang warns where it cannot vectorise a simd loop (its builds here are the fuzzers') */
+#define LANES for (size_t l = 0; l < L; l++)
+#else
 #define LANES _Pragma("omp simd") for (size_t l = 0; l < L; l++)
+#endif
 
 size_t ml_eval_work(const ml_shape *s) { return (size_t)L * (s->d + 8 * s->k + 8) + L; }
 
