@@ -22,7 +22,11 @@
  * AVX-512, by GCC's target_clones) and the widest the CPU has is chosen when
  * the library is loaded.  Results are bitwise identical for any number of
  * threads, processes or shards on one machine; on CPUs of a different
- * vector width the vector exp and erfc may differ in the last bits.
+ * vector width the vector exp and erfc may differ in the last bits.  The
+ * loop is also specialised for the gate and for d = 1 (constants folded).
+ *
+ * The Gram matrix kernel of the fitter's blocks (ml_gram) is here too, for
+ * the same vector machinery.
  */
 #include "experts.h"
 #include "gates.h"
