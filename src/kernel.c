@@ -90,6 +90,21 @@ ML_INLINE void put_mul(double *dst, size_t rs, const double *a, const double *b,
   for (size_t l = 0; l < mt; l++) dst[l * rs] = a[l] * b[l];
 }
 
+/* σ(z), σ'(z) = σ(z)σ(-z) and σ''(z) = σ'(z)(σ(-z) - σ(z)) of a tile, all from
+ * exp(-|z|) (no overflow; σ' keeps its relative precision for large |z|): the
+ * sigmoid gate and the sigmoid expert. */
+ML_INLINE void tile_sigmoid(const double *z, double *g, double *dg, double *d2g) {
+  LANES {
+    double e = exp(-fabs(z[l]));
+    double big = 1.0 / (1.0 + e), small = e * big;
+    int pos = z[l] >= 0;
+    double sz = pos ? big : small, smz = pos ? small : big;
+    g[l] = sz;
+    dg[l] = big * small;
+    d2g[l] = big * small * (smz - sz);
+  }
+}
+
 /* h, h', h'' of a tile of scores u (not for constant experts); see experts.h. */
 ML_INLINE void tile_activation(moelab_expert e, int degree, const double *u, double *h, double *dh, double *d2h,
                                int want2) {
@@ -135,15 +150,7 @@ ML_INLINE void tile_activation(moelab_expert e, int degree, const double *u, dou
     }
     return;
   case MOELAB_EXPERT_SIGMOID:
-    LANES {
-      double e1 = exp(-fabs(u[l]));
-      double big = 1.0 / (1.0 + e1), small = e1 * big;
-      int pos = u[l] >= 0;
-      double sv = pos ? big : small, sc = pos ? small : big;
-      h[l] = sv;
-      dh[l] = big * small;
-      d2h[l] = big * small * (sc - sv);
-    }
+    tile_sigmoid(u, h, dh, d2h);
     return;
   case MOELAB_EXPERT_TANH:
     if (want2) {
@@ -245,17 +252,7 @@ ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X
     }
   } else {
     for (size_t i = 0; i < k; i++) {
-      const double *z = Z + i * L;
-      double *g = Gv + i * L, *dg = DG + i * L, *d2g = D2G + i * L;
-      LANES {
-        double e = exp(-fabs(z[l]));
-        double big = 1.0 / (1.0 + e), small = e * big;
-        int pos = z[l] >= 0;
-        double sz = pos ? big : small, smz = pos ? small : big;
-        g[l] = sz;
-        dg[l] = big * small;
-        d2g[l] = big * small * (smz - sz);
-      }
+      tile_sigmoid(Z + i * L, Gv + i * L, DG + i * L, D2G + i * L);
     }
   }
   LANES fv[l] = 0.0;
