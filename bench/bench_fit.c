@@ -226,7 +226,8 @@ static double kernel_ns(const ml_shape *s, const double *theta, const double *X,
         size_t m = n - r0 < FIT_BLOCK ? n - r0 : FIT_BLOCK;
         const double *Xb = X + r0 * s->d;
         /* the fitter's column-major blocks */
-        ml_eval_out o = {f, variant >= 1 ? J : NULL, m, 1, variant == 2 ? C : NULL, m, 1, NULL, NULL, 0, 0};
+        ml_eval_out o = {f, variant >= 1 ? J : NULL, m, 1, variant == 2 ? C : NULL, m, 1, NULL, NULL, 0, 0,
+                         NULL, NULL, NULL};
         __real_ml_eval(s, theta, Xb, m, &o, work);
       }
     t[rep] = (bench_now() - t0) / (double)(passes * n) * 1e9;

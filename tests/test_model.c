@@ -137,7 +137,7 @@ static void test_kernel_layouts(void) {
         double *Gc = malloc(N * k * sizeof(double)), *Hc = malloc(N * k * sizeof(double)), fc[N];
         double *work = malloc(ml_eval_work(&s) * sizeof(double));
         ml_eval_rows2(&s, m->theta, X, N, f, J, p, C, T, work);
-        ml_eval_out o = {fc, Jc, N, 1, Cc, N, 1, Gc, Hc, N, 1};
+        ml_eval_out o = {fc, Jc, N, 1, Cc, N, 1, Gc, Hc, N, 1, NULL, NULL, NULL};
         ml_eval(&s, m->theta, X, N, &o, work);
         CHECK(moelab_model_components(m, X, N, G, H, NULL) == MOELAB_OK);
         int same = 1, alone = 1;
@@ -156,6 +156,74 @@ static void test_kernel_layouts(void) {
         free(J), free(Jc), free(C), free(Cc), free(J1), free(C1), free(G), free(H), free(Gc), free(Hc), free(work);
         moelab_model_free(m);
       }
+  gsl_rng_free(r);
+}
+
+/*
+ * The acceleration term formed inside the kernel (J and C never leave it)
+ * equals Σ_r J_r ω_r vᵀ∇²f(x_r)v computed from the kernel's J and
+ * second-order coefficients: for every (gate, expert) pair, d = 1 and 3, 37
+ * rows (a partial tile), with and without row weights; 1e-12 relative to
+ * Σ_r |J_r ω_r r_vv|.
+ */
+static void test_kernel_accel(void) {
+  gsl_rng *r = rng_for(8);
+  enum { N = 37 };
+  for (int g = 0; g < 2; g++)
+    for (int e = 0; e <= (int)MOELAB_EXPERT_TANH; e++)
+      for (size_t d = 1; d <= 3; d += 2)
+        for (int weighted = 0; weighted < 2; weighted++) {
+          moelab_model *m = random_model((moelab_gate)g, (moelab_expert)e, 3, d, 3, r);
+          ml_shape s = ml_shape_of(m);
+          size_t p = s.p, T = ml_hess_ntypes(&s), k = s.k, st = s.stride;
+          double X[N * 3], w[N], v[64], rvv[N], f[N];
+          for (size_t i = 0; i < N * d; i++) X[i] = unif(r, -2, 2);
+          for (size_t i = 0; i < N; i++) w[i] = weighted ? unif(r, 0.2, 3) : 1.0;
+          for (size_t j = 0; j < p; j++) v[j] = unif(r, -0.3, 0.3);
+          double *J = malloc(p * N * sizeof(double)), *C = malloc(T * N * sizeof(double));
+          double *va = calloc(p * ML_LANES, sizeof(double)), *work = malloc(ml_eval_work(&s) * sizeof(double));
+          ml_eval_out o = {f, J, N, 1, C, N, 1, NULL, NULL, 0, 0, NULL, NULL, NULL};
+          ml_eval(&s, m->theta, X, N, &o, work);
+          for (size_t i = 0; i < N; i++) { /* the quadratic form, from the coefficients */
+            const double *x = X + i * d;
+            double dz[3], du[3], q = 0;
+            for (size_t a = 0; a < k; a++) {
+              const double *va_ = v + a * st;
+              dz[a] = va_[0];
+              for (size_t j = 0; j < d; j++) dz[a] += va_[1 + j] * x[j];
+              if (e == MOELAB_EXPERT_CONSTANT) {
+                du[a] = va_[1 + d];
+              } else {
+                du[a] = va_[1 + 2 * d];
+                for (size_t j = 0; j < d; j++) du[a] += va_[1 + d + j] * x[j];
+              }
+            }
+            for (size_t a = 0; a < k; a++) {
+              for (size_t b = 0; b < k; b++) {
+                if (g == 0 && a != b) continue;
+                q += C[ml_hess_zz(&s, a, b) * N + i] * dz[a] * dz[b] + 2 * C[ml_hess_zu(&s, a, b) * N + i] * dz[a] * du[b];
+              }
+              q += C[ml_hess_uu(&s, a) * N + i] * du[a] * du[a];
+            }
+            rvv[i] = w[i] * q;
+          }
+          ml_eval_out oa = {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, v, va, weighted ? w : NULL};
+          ml_eval(&s, m->theta, X, N, &oa, work);
+          double worst = 0;
+          for (size_t j = 0; j < p; j++) {
+            double ref = 0, mag = 0, got = 0;
+            for (size_t i = 0; i < N; i++) {
+              ref += J[j * N + i] * rvv[i];
+              mag += fabs(J[j * N + i] * rvv[i]);
+            }
+            for (size_t l = 0; l < ML_LANES; l++) got += va[j * ML_LANES + l];
+            worst = fmax(worst, fabs(got - ref) / (mag + 1e-300));
+          }
+          CHECK_MSG(worst <= 1e-12, "%s/%s d=%zu weighted=%d: the kernel's acceleration term is %.3g off",
+                    moelab_gate_name(m->gate), moelab_expert_name(m->expert), d, weighted, worst);
+          free(J), free(C), free(va), free(work);
+          moelab_model_free(m);
+        }
   gsl_rng_free(r);
 }
 
@@ -379,7 +447,7 @@ static void test_model_new_errors(void) {
   CHECK(strcmp(moelab_version(), MOELAB_VERSION_STRING) == 0);
 }
 
-CHECK_MAIN(T(test_jacobian_all_pairs), T(test_jacobian_batch_consistency), T(test_kernel_layouts), T(test_gram_kernel),
+CHECK_MAIN(T(test_jacobian_all_pairs), T(test_jacobian_batch_consistency), T(test_kernel_layouts), T(test_kernel_accel), T(test_gram_kernel),
            T(test_parameter_ordering),
            T(test_softmax_translation), T(test_softmax_two_is_sigmoid), T(test_gate_stability),
            T(test_expert_values), T(test_model_new_errors))
