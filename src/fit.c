@@ -240,21 +240,26 @@ static double lanes_total(const double *lanes) {
   return s;
 }
 
-/* Doubles of a chunk's scratch in accumulate: the kernel's, f, e, √w, and a
- * (p+1) × FIT_BLOCK block when the Jacobian is not cached. */
-static size_t acc_scratch(const fit_problem *P, int own_block, int own_C) {
+/* Doubles of a chunk's scratch in accumulate: the kernel's, f, e, √w, a
+ * (p+1) × FIT_BLOCK block when the Jacobian is not cached, a T × FIT_BLOCK one
+ * for the second-order coefficients when they are wanted and not cached, and
+ * ψ = (1, x) of a block, (d+1) × FIT_BLOCK, for the curvature's moments. */
+static size_t acc_scratch(const fit_problem *P, int own_block, int own_C, int want_S) {
   return 8 + ml_eval_work(&P->s) + 3 * FIT_BLOCK + (own_block ? (P->s.p + 1) * FIT_BLOCK : 0) +
-         (own_C ? P->T * FIT_BLOCK : 0);
+         (own_C ? P->T * FIT_BLOCK : 0) + (want_S ? (P->d + 1) * FIT_BLOCK : 0);
 }
 
 /*
  * Adds the moments of one block to mom (T × n_moments(d)): for every type t
  * and a <= b, Σ_r ω_r ψ_a ψ_b with ω_r = √w_r e_r c_t(r) (= w_r (f_r - y_r)
- * c_t(r)), summed in lanes in a fixed order.
+ * c_t(r)), summed in lanes in a fixed order.  om: m doubles, psi: (d+1) m.
  */
 static void add_moments(const fit_problem *P, const double *Xb, size_t m, const double *e, const double *sw,
-                        const double *C, double *om, double *mom) {
+                        const double *C, double *om, double *psi, double *mom) {
   const size_t d = P->d, T = P->T, nm = n_moments(d);
+  for (size_t r = 0; r < m; r++) psi[r] = 1.0; /* ψ of the block, column-major */
+  for (size_t j = 0; j < d; j++)
+    for (size_t r = 0; r < m; r++) psi[(1 + j) * m + r] = Xb[r * d + j];
   for (size_t t = 0; t < T; t++) {
     const double *ct = C + t * m;
     if (sw)
@@ -264,24 +269,13 @@ static void add_moments(const fit_problem *P, const double *Xb, size_t m, const 
     double *mt = mom + t * nm;
     size_t idx = 0;
     for (size_t a = 0; a <= d; a++)
-      for (size_t b = a; b <= d; b++, idx++) {
+      for (size_t b = a; b <= d; b++, idx++) { /* ω ψ_a ψ_b: the factors 1 of ψ_0 change no bits */
+        const double *pa = psi + a * m, *pb = psi + b * m;
         double lanes[ML_LANES] = {0};
         size_t r = 0;
-        if (a == 0 && b == 0) {
-          for (; r + ML_LANES <= m; r += ML_LANES)
-            for (size_t l = 0; l < ML_LANES; l++) lanes[l] += om[r + l];
-          for (size_t l = 0; r + l < m; l++) lanes[l] += om[r + l];
-        } else if (a == 0) {
-          const double *xb = Xb + (b - 1);
-          for (; r + ML_LANES <= m; r += ML_LANES)
-            for (size_t l = 0; l < ML_LANES; l++) lanes[l] += om[r + l] * xb[(r + l) * d];
-          for (size_t l = 0; r + l < m; l++) lanes[l] += om[r + l] * xb[(r + l) * d];
-        } else {
-          const double *xa = Xb + (a - 1), *xb = Xb + (b - 1);
-          for (; r + ML_LANES <= m; r += ML_LANES)
-            for (size_t l = 0; l < ML_LANES; l++) lanes[l] += om[r + l] * xa[(r + l) * d] * xb[(r + l) * d];
-          for (size_t l = 0; r + l < m; l++) lanes[l] += om[r + l] * xa[(r + l) * d] * xb[(r + l) * d];
-        }
+        for (; r + ML_LANES <= m; r += ML_LANES)
+          for (size_t l = 0; l < ML_LANES; l++) lanes[l] += om[r + l] * pa[r + l] * pb[r + l];
+        for (size_t l = 0; r + l < m; l++) lanes[l] += om[r + l] * pa[r + l] * pb[r + l];
         mt[idx] += lanes_total(lanes);
       }
   }
@@ -357,7 +351,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     double *a = acc + (size_t)c * as;
     size_t r_begin = (size_t)c * P->chunk_rows;
     size_t r_end = r_begin + P->chunk_rows < P->n ? r_begin + P->chunk_rows : P->n;
-    double *work = malloc(acc_scratch(P, want_J && !caching, want_S && !caching) * sizeof(double));
+    double *work = malloc(acc_scratch(P, want_J && !caching, want_S && !caching, want_S) * sizeof(double));
     if (!work) {
 #pragma omp atomic write
       nomem = 1;
@@ -365,6 +359,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
     }
     double *f = ml_align64(work) + ml_eval_work(&P->s), *eb = f + FIT_BLOCK, *sw = eb + FIT_BLOCK, *own = sw + FIT_BLOCK;
     double *ownC = own + (want_J && !caching ? q * FIT_BLOCK : 0);
+    double *psi = ownC + (want_S && !caching ? T * FIT_BLOCK : 0);
     if (want_J) memset(a, 0, as * sizeof(double));
     double lanes[ML_LANES] = {0}, rmax = 0.0;
     double *Gc = a + 1;
@@ -387,7 +382,7 @@ static int accumulate(const fit_problem *P, const double *theta, double *sse_out
       if (P->w)
         for (size_t j = 0; j < p; j++)
           for (size_t i = 0; i < m; i++) A[j * m + i] *= sw[i];
-      if (want_S) add_moments(P, P->X + r0 * d, m, e, P->w ? sw : NULL, Cb, eb, a + 2 + q * q);
+      if (want_S) add_moments(P, P->X + r0 * d, m, e, P->w ? sw : NULL, Cb, eb, psi, a + 2 + q * q);
       if (relu) { /* the kink tolerance of the convergence test */
         double *jm = eb;
         for (size_t i = 0; i < m; i++) jm[i] = 0.0;

@@ -97,7 +97,7 @@ typedef struct ml_eval_out {
   const double *wv;
 } ml_eval_out;
 
-/* Scratch doubles ml_eval (and ml_eval_rows, ml_eval_rows2) need: L (d + 10k + 9). */
+/* Scratch doubles ml_eval (and ml_eval_rows) need: L (d + 10k + 9). */
 size_t ml_eval_work(const ml_shape *s);
 
 /* G[a][b] += Σ_r A[a][r] A[b][r] for a <= b < q: the upper triangle of A Aᵀ, A q × m
@@ -130,12 +130,9 @@ void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_
  *   sigmoid: zz_i, zu_i, uu_i (i < k)                       3k types
  *   softmax: zz_ij (i <= j, packed), zu_ij (all i, j), uu_i  k(k+1)/2 + k² + k
  * where z_i = β0_i + β1_iᵀx, u_i = a_iᵀx + b_i (for constant experts u_i
- * stands for c_i).  ml_eval_rows2 writes f, J (as ml_eval_rows) and the
- * coefficients C[r*ldc + t].
+ * stands for c_i).  ml_eval writes them to ml_eval_out.C.
  */
 size_t ml_hess_ntypes(const ml_shape *s);
-void ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                   size_t ldj, double *C, size_t ldc, double *work);
 /* Index of type zz_ij (i <= j), zu_ij, uu_i in the coefficient vector. */
 size_t ml_hess_zz(const ml_shape *s, size_t i, size_t j);
 size_t ml_hess_zu(const ml_shape *s, size_t i, size_t j);

@@ -511,9 +511,3 @@ void ml_eval_rows(const ml_shape *s, const double *theta, const double *X, size_
   ml_eval_out o = {f, J, 1, ldj, NULL, 0, 0, G, H, 1, s->k, NULL, NULL, NULL};
   ml_eval(s, theta, X, n, &o, work);
 }
-
-void ml_eval_rows2(const ml_shape *s, const double *theta, const double *X, size_t n, double *f, double *J,
-                   size_t ldj, double *C, size_t ldc, double *work) {
-  ml_eval_out o = {f, J, 1, ldj, C, 1, ldc, NULL, NULL, 0, 0, NULL, NULL, NULL};
-  ml_eval(s, theta, X, n, &o, work);
-}

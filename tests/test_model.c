@@ -136,7 +136,8 @@ static void test_kernel_layouts(void) {
         double *G = malloc(N * k * sizeof(double)), *H = malloc(N * k * sizeof(double));
         double *Gc = malloc(N * k * sizeof(double)), *Hc = malloc(N * k * sizeof(double)), fc[N];
         double *work = malloc(ml_eval_work(&s) * sizeof(double));
-        ml_eval_rows2(&s, m->theta, X, N, f, J, p, C, T, work);
+        ml_eval_out rm = {f, J, 1, p, C, 1, T, NULL, NULL, 0, 0, NULL, NULL, NULL}; /* row-major */
+        ml_eval(&s, m->theta, X, N, &rm, work);
         ml_eval_out o = {fc, Jc, N, 1, Cc, N, 1, Gc, Hc, N, 1, NULL, NULL, NULL};
         ml_eval(&s, m->theta, X, N, &o, work);
         CHECK(moelab_model_components(m, X, N, G, H, NULL) == MOELAB_OK);
@@ -146,7 +147,8 @@ static void test_kernel_layouts(void) {
           for (size_t j = 0; j < p; j++) same &= J[i * p + j] == Jc[j * N + i];
           for (size_t t = 0; t < T; t++) same &= C[i * T + t] == Cc[t * N + i];
           for (size_t a = 0; a < k; a++) same &= G[i * k + a] == Gc[a * N + i] && H[i * k + a] == Hc[a * N + i];
-          ml_eval_rows2(&s, m->theta, X + i * d, 1, &f1, J1, p, C1, T, work);
+          ml_eval_out r1 = {&f1, J1, 1, p, C1, 1, T, NULL, NULL, 0, 0, NULL, NULL, NULL};
+          ml_eval(&s, m->theta, X + i * d, 1, &r1, work);
           alone &= f1 == f[i] && memcmp(J1, J + i * p, p * sizeof(double)) == 0 &&
                    memcmp(C1, C + i * T, T * sizeof(double)) == 0;
         }
