@@ -29,6 +29,15 @@ static moelab_model *truth2(moelab_gate g, moelab_expert e, size_t d) {
   return m;
 }
 
+/* The defaults with the gate and expert family of t. */
+static moelab_fit_options options_for(const moelab_model *t) {
+  moelab_fit_options o;
+  moelab_fit_options_init(&o);
+  o.gate = t->gate;
+  o.expert = t->expert;
+  return o;
+}
+
 /* Gauge-free parameters: softmax gate parameters relative to the last atom's. */
 static void canonical(const moelab_model *m, double *out) {
   memcpy(out, m->theta, m->p * sizeof(double));
@@ -48,10 +57,7 @@ static void test_exact_recovery(void) {
         moelab_model *t = truth2((moelab_gate)g, experts[e], d);
         moelab_data *D = NULL;
         moelab_simulate(t, NULL, 2000, 5, 0, &D, NULL); /* no noise */
-        moelab_fit_options o;
-        moelab_fit_options_init(&o);
-        o.gate = t->gate;
-        o.expert = t->expert;
+        moelab_fit_options o = options_for(t);
         o.k = 2;
         o.init = MOELAB_INIT_MODEL;
         o.init_model = t;
@@ -107,10 +113,7 @@ static void test_newton_hessian(void) {
         moelab_model_set_noise(t, 0.05, NULL);
         moelab_data *D = NULL;
         CHECK_STATUS(moelab_simulate(t, NULL, 400, 9, 0, &D, NULL), MOELAB_OK);
-        moelab_fit_options o;
-        moelab_fit_options_init(&o);
-        o.gate = t->gate;
-        o.expert = t->expert;
+        moelab_fit_options o = options_for(t);
         o.degree = 3;
         o.k = 3;
         o.newton = 1;
@@ -224,10 +227,7 @@ static void test_stationary_against_oracle(void) {
         moelab_model_set_noise(t, k == 2 ? 1e-4 : 1e-2, NULL);
         moelab_data *D = NULL;
         moelab_simulate(t, NULL, k == 2 ? 3000 : 1000, 9, 0, &D, NULL);
-        moelab_fit_options o;
-        moelab_fit_options_init(&o);
-        o.gate = t->gate;
-        o.expert = t->expert;
+        moelab_fit_options o = options_for(t);
         o.k = k;
         o.init = MOELAB_INIT_MODEL;
         o.init_model = t;
@@ -272,10 +272,7 @@ static void test_thread_determinism(void) {
   moelab_model_set_noise(t, 0.01, NULL);
   moelab_data *D = NULL;
   moelab_simulate(t, NULL, 3000, 2, 0, &D, NULL);
-  moelab_fit_options o;
-  moelab_fit_options_init(&o);
-  o.gate = t->gate;
-  o.expert = t->expert;
+  moelab_fit_options o = options_for(t);
   o.k = 3;
   o.restarts = 3;
   o.seed = 17;
@@ -303,10 +300,7 @@ static void test_split_rule(void) {
   moelab_model *t = truth2(MOELAB_GATE_SIGMOID, MOELAB_EXPERT_GELU, 1);
   moelab_data *D = NULL;
   moelab_simulate(t, NULL, 100, 1, 0, &D, NULL);
-  moelab_fit_options o;
-  moelab_fit_options_init(&o);
-  o.gate = t->gate;
-  o.expert = t->expert;
+  moelab_fit_options o = options_for(t);
   o.k = 3;
   o.init = MOELAB_INIT_MODEL;
   o.init_model = t;
@@ -353,10 +347,7 @@ static void test_bounds(void) {
   t->theta[2] = 4.0; /* a_0 = 4, outside the box [-3, 3] */
   moelab_data *D = NULL;
   moelab_simulate(t, NULL, 500, 1, 0, &D, NULL);
-  moelab_fit_options o;
-  moelab_fit_options_init(&o);
-  o.gate = t->gate;
-  o.expert = t->expert;
+  moelab_fit_options o = options_for(t);
   o.k = 2;
   o.init = MOELAB_INIT_MODEL;
   o.init_model = t;
@@ -398,10 +389,7 @@ static void test_weights(void) {
   memcpy(E->y + 300, D->y, 100 * sizeof(double));
   double w[300];
   for (int i = 0; i < 300; i++) w[i] = i < 100 ? 2.0 : 1.0;
-  moelab_fit_options o;
-  moelab_fit_options_init(&o);
-  o.gate = t->gate;
-  o.expert = t->expert;
+  moelab_fit_options o = options_for(t);
   o.k = 2;
   o.init = MOELAB_INIT_MODEL;
   o.init_model = t;
@@ -434,10 +422,7 @@ static void test_fails_well(void) {
   moelab_model_set_noise(t, 0.01, NULL);
   moelab_data *D = NULL;
   moelab_simulate(t, NULL, 200, 4, 0, &D, NULL);
-  moelab_fit_options o;
-  moelab_fit_options_init(&o);
-  o.gate = t->gate;
-  o.expert = t->expert;
+  moelab_fit_options o = options_for(t);
   o.k = 3;
   o.threads = 1;
   moelab_error err;
@@ -494,10 +479,7 @@ static void test_select_k(void) {
   moelab_model_set_noise(t, 0.01, NULL);
   moelab_data *D = NULL;
   moelab_simulate(t, NULL, 2000, 6, 0, &D, NULL);
-  moelab_fit_options o;
-  moelab_fit_options_init(&o);
-  o.gate = t->gate;
-  o.expert = t->expert;
+  moelab_fit_options o = options_for(t);
   o.init = MOELAB_INIT_KMEANS;
   o.restarts = 4;
   o.threads = 1;
