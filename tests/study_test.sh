@@ -64,12 +64,20 @@ cmp -s <(sorted a/results.csv) <(sorted b/results.csv) || fail "resume of a comp
 [ $? = 2 ] && grep -q "another study" err.txt || fail "results of another study were not refused: $(cat err.txt)"
 
 # ---- kill -9 at random moments, then --resume: the results of an uninterrupted run, no partial rows
+# (at a random number of rows already written: the study takes well under a second)
+total=$(($(wc -l < a/results.csv) - 1))
+landed=0
 for i in $(seq 1 10); do
   rm -rf k
   "$moelab" study "$mini" --out k --threads 2 --no-figures >/dev/null 2>&1 &
   pid=$!
-  sleep "0.$((RANDOM % 9 + 1))"
-  kill -9 "$pid" 2>/dev/null
+  want=$((RANDOM % total))
+  for _ in $(seq 1 1000); do
+    [ -f k/results.csv ] && [ "$(($(wc -l < k/results.csv) - 1))" -ge "$want" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.002
+  done
+  kill -9 "$pid" 2>/dev/null && landed=$((landed + 1))
   wait "$pid" 2>/dev/null
   if [ -f k/results.csv ]; then
     # a row cut short must never be read back: every complete line has the header's field count
@@ -81,6 +89,7 @@ for i in $(seq 1 10); do
   fi
   cmp -s <(sorted a/results.csv) <(sorted k/results.csv) || fail "kill/resume $i: results differ from the uninterrupted run"
 done
+[ "$landed" -ge 5 ] || fail "kill -9 reached a running study only $landed times of 10"
 
 # ---- a known-good configuration: the regression function converges at n^-1/2
 "$moelab" study "$src/tests/studies/regression.json" --out r --threads 1 --no-figures >/dev/null 2>&1 || fail "regression study failed"
@@ -92,7 +101,12 @@ echo "$line" | grep -q ",agrees," || fail "regression verdict: $line"
 rm -rf s
 "$moelab" study "$src/tests/studies/regression.json" --out s --threads 1 --no-figures >/dev/null 2>err.txt &
 pid=$!
-sleep 0.4
+# signal once the first row is written (a fixed delay outlasted the whole study once the fits got faster)
+for _ in $(seq 1 1000); do
+  [ -f s/results.csv ] && [ "$(wc -l < s/results.csv)" -ge 2 ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.005
+done
 kill -INT "$pid"
 wait "$pid"
 rc=$?
