@@ -13,6 +13,7 @@
  * (ru_maxrss) is its own.  Times are medians over repetitions of the same fit.
  *
  * Usage: bench_fit [--quick] [--max-n N] [--cap M | --full] [--only D:EXPERT:N] [--dgemm-n N] [--no-fork]
+ *                  [--kink-tol T] [--no-accel]
  * (bench_fit --help explains them).
  */
 #include "bench_common.h"
@@ -29,6 +30,8 @@
 #define SYRK_BLOCKS 8 /* J buffer of the dsyrk loop: 8 blocks, cycled (stays in L2 as in the fit) */
 
 static int no_fork = 0;
+static double kink_tol = -1; /* < 0: the library's default */
+static int no_accel = 0;
 
 static void one_thread(void) {
   omp_set_num_threads(1);
@@ -257,6 +260,8 @@ static int fit_child(const void *arg, void *out) {
   o.restarts = 1;
   o.threads = 1;
   if (c->max_iter) o.max_iter = c->max_iter;
+  if (kink_tol >= 0) o.kink_tol = kink_tol;
+  if (no_accel) o.accel = 0;
   moelab_data_view v = moelab_data_as_view(D);
   moelab_model *fit = NULL;
   moelab_fit_report *rep = NULL;
@@ -341,6 +346,10 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
       quick = 1;
+    else if (strcmp(argv[i], "--kink-tol") == 0 && i + 1 < argc)
+      kink_tol = atof(argv[++i]);
+    else if (strcmp(argv[i], "--no-accel") == 0)
+      no_accel = 1;
     else if (strcmp(argv[i], "--no-fork") == 0)
       no_fork = 1;
     else if (strcmp(argv[i], "--full") == 0)
@@ -357,20 +366,26 @@ int main(int argc, char **argv) {
       int help = strcmp(argv[i], "--help") == 0;
       fprintf(help ? stdout : stderr,
               "usage: bench_fit [--quick] [--max-n N] [--cap M | --full] [--only D:EXPERT:N] [--dgemm-n N] "
-              "[--no-fork]\n"
+              "[--no-fork] [--kink-tol T] [--no-accel]\n"
               "  --quick        n <= 1e4 plus the headline case (d = 1, relu, n = 1e5); about 30 s\n"
               "  --max-n N      largest n (default 1e6)\n"
               "  --cap M        n = 1e6 fits stop after M iterations (default 20): time per iteration and\n"
               "                 memory; --full runs them to convergence (many minutes)\n"
               "  --only D:EXPERT:N  one case, e.g. 1:relu:1e5\n"
-              "  --no-fork      run in this process (peak memory is then cumulative)\n");
+              "  --no-fork      run in this process (peak memory is then cumulative)\n"
+              "  --kink-tol T   the fits' kink_tol (default: the library's, 1e-10; 0: ReLU fits crawl to xtol)\n"
+              "  --no-accel     the fits without geodesic acceleration\n");
       return help ? 0 : 2;
     }
   }
 
   printf("# moelab fitter benchmark: sigmoid gate, k = 3 fitted to a 2-atom truth (noise 1e-2, X ~ U[-1,1]^d),\n"
          "# near-truth start (split + perturb 0.1), 1 restart, threads = 1, OpenBLAS on 1 thread.\n"
-         "# Each case runs in its own process; fit times are medians over repetitions.\n\n");
+         "# Each case runs in its own process; fit times are medians over repetitions.\n");
+  moelab_fit_options defaults;
+  moelab_fit_options_init(&defaults);
+  printf("# fit options: the library's defaults; kink_tol %g, %s\n\n", kink_tol >= 0 ? kink_tol : defaults.kink_tol,
+         no_accel ? "no acceleration" : "geodesic acceleration");
 
   /* the machine's dgemm */
   dgemm_res G;

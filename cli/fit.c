@@ -40,6 +40,11 @@ static const cli_opt opts[] = {
      "Also converged (stop 'noise-level') when the last 10 lightly damped steps decreased SSE by at most TOL times "
      "the noise variance estimate together: stationary up to a negligible fraction of one observation's noise "
      "(useful for over-specified fits with flat valleys)."},
+    {"kink-tol", 0, "TOL", "1e-10",
+     "ReLU experts, whose SSE has kinks where a sample's expert switches on: converged (stop 'kink') when the "
+     "last 10 steps decreased SSE by at most TOL relative together and the gradient is no larger than one row's "
+     "gradient term (stationary up to one kink crossing). 0: off (the fit then crawls along the kinks until "
+     "--xtol or --ftol)."},
     {"box-beta0", 0, "LO,HI", "-10,10", "Bounds of the gate intercepts beta0."},
     {"box-beta1", 0, "LO,HI", "-10,10", "Bounds of the gate slopes beta1."},
     {"box-eta", 0, "LO,HI", "-10,10", "Bounds of the expert parameters eta."},
@@ -146,6 +151,7 @@ static int run(const cli_command *cmd, int argc, char **argv) {
       (rc = cli_get_double(C, &a, "split-fraction", 1e-9, 1 - 1e-9, &o.split_fraction)) ||
       (rc = cli_get_double(C, &a, "gtol", 0, 1, &o.gtol)) || (rc = cli_get_double(C, &a, "dtol", 0, 1, &o.dtol)) || (rc = cli_get_double(C, &a, "ftol", 0, 1, &o.ftol)) ||
       (rc = cli_get_double(C, &a, "xtol", 0, 1, &o.xtol)) || (rc = cli_get_double(C, &a, "stat-tol", 0, 1e6, &o.stat_tol)) ||
+      (rc = cli_get_double(C, &a, "kink-tol", 0, 1, &o.kink_tol)) ||
       (rc = cli_get_range(C, &a, "box-beta0", &o.box.beta0_lo, &o.box.beta0_hi)) ||
       (rc = cli_get_range(C, &a, "box-beta1", &o.box.beta1_lo, &o.box.beta1_hi)) ||
       (rc = cli_get_range(C, &a, "box-eta", &o.box.eta_lo, &o.box.eta_hi)))

@@ -391,11 +391,13 @@ typedef enum moelab_stop {
   MOELAB_STOP_STALLED = 5,    /* no step decreased the objective, even at maximal damping */
   MOELAB_STOP_NUMERIC = 6,    /* the objective became NaN or infinite: the restart failed */
   MOELAB_STOP_INTERRUPTED = 7, /* the caller's stop flag was raised */
-  MOELAB_STOP_NOISE = 8        /* SSE fell by <= stat_tol · σ̂² over 10 lightly damped steps */
+  MOELAB_STOP_NOISE = 8,       /* SSE fell by <= stat_tol · σ̂² over 10 lightly damped steps */
+  MOELAB_STOP_KINK = 9         /* ReLU experts: SSE fell by <= kink_tol · SSE over 10 steps at a point whose
+                                  gradient is within one row's term (stationary up to one kink crossing) */
 } moelab_stop;
 
 /* "stationary", "zero-residual", "ftol", "xtol", "max-iter", "stalled", "numeric", "interrupted",
- * "noise-level". */
+ * "noise-level", "kink". */
 MOELAB_API const char *moelab_stop_name(moelab_stop stop);
 
 typedef struct moelab_fit_options {
@@ -434,6 +436,12 @@ typedef struct moelab_fit_options {
                      from the analytic second derivatives; damping raised until positive definite), without
                      geodesic acceleration; it sees the negative curvature that the Gauss–Newton model JᵀJ
                      cannot, so it can leave saddle points of over-specified fits.  Default 0: Gauss–Newton */
+  double kink_tol; /* ReLU experts (SSE not differentiable where a sample sits on a kink, so the gradient test
+                      cannot be met exactly): converged (stop "kink") when the last 10 accepted steps decreased SSE
+                      by at most kink_tol · SSE together and the projected gradient is no larger than the largest
+                      single-row gradient term (Clarke stationarity up to one kink crossing).  Default 1e-10, the
+                      relative decrease the stationarity check allows a generic solver restarted from the end
+                      point; 0: off (such fits then run until xtol, ftol or max_iter) */
 } moelab_fit_options;
 
 /* Fills `opt` with the defaults documented above (sigmoid gate, relu
@@ -465,7 +473,8 @@ typedef struct moelab_fit_report {
   double decrement;      /* Gauss–Newton decrement / SSE at the returned point (see dtol) */
   size_t iterations;     /* of the best restart */
   moelab_stop stop;
-  int converged;         /* stationary (grad_norm <= gtol and decrement <= dtol), zero residual, or noise-level */
+  int converged;         /* stationary (grad_norm <= gtol and decrement <= dtol), zero residual, noise-level,
+                            or (ReLU) kink-stationary */
   size_t restarts;
   size_t restarts_converged;
   size_t restarts_failed;

@@ -60,7 +60,8 @@
 #include <time.h>
 
 static const char *const stop_names[] = {"stationary", "zero-residual", "ftol", "xtol",
-                                         "max-iter", "stalled", "numeric", "interrupted", "noise-level"};
+                                         "max-iter", "stalled", "numeric", "interrupted", "noise-level",
+                                         "kink"};
 
 const char *moelab_stop_name(moelab_stop stop) {
   unsigned s = (unsigned)stop;
@@ -83,6 +84,7 @@ void moelab_fit_options_init(moelab_fit_options *opt) {
   opt->dtol = 1e-12;
   opt->ftol = 1e-15;
   opt->xtol = 1e-15;
+  opt->kink_tol = 1e-10;
   opt->box.beta0_lo = opt->box.beta1_lo = opt->box.eta_lo = -10.0;
   opt->box.beta0_hi = opt->box.beta1_hi = opt->box.eta_hi = 10.0;
   opt->compute_se = 1;
@@ -706,6 +708,10 @@ static double norm2(const double *v, size_t n) {
   return sqrt(s);
 }
 
+/* The acceleration pass is skipped when the acceleration would change the step by less than
+ * this fraction of the velocity (its scaled ‖a‖/‖v‖, predicted from the last measurement). */
+#define ACCEL_NEGLIGIBLE 1e-3
+
 /* δᵀAδ for a symmetric np×np A. */
 static double quad(const double *A, const double *v, size_t n) {
   double s = 0.0;
@@ -747,7 +753,9 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   /* zero residual: every residual below 1e-14 of the data's scale */
   double zero_sse = 1e-26 * P->W * (P->sum.ysd * P->sum.ysd + P->sum.ymean * P->sum.ymean);
   int small = 0;
-  size_t it = 0, accepted_steps = 0;
+  size_t it = 0, accepted_steps = 0, kink_next = 0, accel_skips = 0;
+  double accel_ratio = INFINITY, accel_vn = 0.0; /* the last measured scaled ‖a‖/‖v‖, and its ‖v‖ */
+  const int relu = P->s.expert == MOELAB_EXPERT_RELU;
   double hist[10]; /* SSE after the last 10 accepted steps (a ring) */
   moelab_stop stop = MOELAB_STOP_MAXITER;
   for (;;) {
@@ -810,7 +818,17 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         quit = 1;
         break;
       }
-      if (opt->accel && !P->newton) {
+      double vnorm = 0.0; /* the scaled ‖v‖ (held parameters have no step) */
+      for (size_t j = 0; j < np; j++) vnorm += w->D[j] * w->step[j] * w->step[j];
+      vnorm = sqrt(vnorm);
+      /* a ∝ ‖v‖² for a given curvature: skip the pass when the last measured ratio, scaled
+       * to this ‖v‖, puts ‖a‖ below ACCEL_NEGLIGIBLE ‖v‖ (measured again after 10 skips) */
+      int accel_now = opt->accel && !P->newton;
+      if (accel_now && accel_skips < 10 && accel_vn > 0 && accel_ratio * vnorm / accel_vn <= ACCEL_NEGLIGIBLE) {
+        accel_now = 0;
+        accel_skips++;
+      }
+      if (accel_now) {
         /* geodesic acceleration a = -(model + μD)⁻¹ J_φᵀ r_vv on the free set (the
          * factor is reused); the step is v + a/2, taken only when the scaled
          * ‖a‖/‖v‖ <= 0.75 (GSL's lmaccel rule); ρ keeps the velocity's prediction */
@@ -827,6 +845,9 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
           an += w->D[j] * w->rhs[a] * w->rhs[a];
           vn += w->D[j] * w->step[j] * w->step[j];
         }
+        accel_skips = 0;
+        accel_vn = sqrt(vn);
+        accel_ratio = inf2 == 0 && isfinite(an) && vn > 0 ? sqrt(an / vn) : INFINITY;
         if (inf2 != 0 || !isfinite(an) || an > 0.75 * 0.75 * vn) {
           mu = mu > 0 ? mu * nu : 1e-12;
           nu *= 2;
@@ -876,13 +897,29 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         accepted = 1;
         /* noise-level stationarity: the last 10 nearly Gauss–Newton steps (little damping)
          * gained at most stat_tol · σ̂² together */
-        if (opt->stat_tol > 0 && accepted_steps >= 10 && P->W > (double)np && mu <= 1e-2 &&
-            hist[accepted_steps % 10] - sse <= opt->stat_tol * sse / (P->W - (double)np)) {
+        double gain10 = accepted_steps >= 10 ? hist[accepted_steps % 10] - sse : INFINITY;
+        if (opt->stat_tol > 0 && P->W > (double)np && mu <= 1e-2 &&
+            gain10 <= opt->stat_tol * sse / (P->W - (double)np)) {
           stop = MOELAB_STOP_NOISE;
           quit = 1;
         }
         hist[accepted_steps % 10] = sse;
         accepted_steps++;
+        /* ReLU kink stationarity: 10 steps gained at most kink_tol · SSE together and the
+         * gradient is within the largest single-row term (one more pass gives that term;
+         * when it fails, the next try is 10 steps later) */
+        if (!quit && relu && opt->kink_tol > 0 && gain10 <= opt->kink_tol * sse && accepted_steps >= kink_next) {
+          double rowmax = 0.0, s2;
+          fit_phi_to_theta(P, phi, w->theta);
+          if (accumulate(P, w->theta, &s2, w->H2, w->g2, NULL, &rowmax, w->acc, w->tmp, NULL, NULL))
+            return MOELAB_ENOMEM;
+          if (projected_grad_norm(P, phi, w->g) <= rowmax / P->scale) {
+            stop = MOELAB_STOP_KINK;
+            quit = 1;
+          } else {
+            kink_next = accepted_steps + 10;
+          }
+        }
         /* no progress: with heavy damping, damp less and go on; with little
          * damping (nearly Gauss–Newton steps), three such steps end the fit */
         if (sse_old - sse <= opt->ftol * sse_old) {
@@ -911,14 +948,14 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   info->stop = stop;
   info->grad_norm = projected_grad_norm(P, phi, w->g);
   info->decrement = sse > 0 ? gn_decrement(P, w, phi) / sse : 0.0;
-  info->converged = stop == MOELAB_STOP_ZERO || stop == MOELAB_STOP_NOISE ||
+  info->converged = stop == MOELAB_STOP_ZERO || stop == MOELAB_STOP_NOISE || stop == MOELAB_STOP_KINK ||
                     (info->grad_norm <= opt->gtol && info->decrement <= opt->dtol);
   /* ReLU experts: SSE is not differentiable where a sample sits on a kink, and
    * its gradient jumps by up to one row's term there.  A fit that stops on a
    * negligible step or decrease counts as converged when its gradient is
    * within the largest single-row term (a Clarke-stationary point up to one
    * kink crossing). */
-  if (!info->converged && P->s.expert == MOELAB_EXPERT_RELU &&
+  if (!info->converged && relu &&
       (stop == MOELAB_STOP_XTOL || stop == MOELAB_STOP_FTOL || stop == MOELAB_STOP_STALLED)) {
     /* the largest row term at the end point, from one more pass (not kept during the iterations) */
     double rowmax = 0.0, s2;
@@ -967,7 +1004,8 @@ static int problem_setup(const moelab_data_view *data, const moelab_fit_options 
   if (opt->expert == MOELAB_EXPERT_POLY && (opt->degree < 1 || opt->degree > MOELAB_MAX_DEGREE))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "degree", "degree must be between 1 and %d", MOELAB_MAX_DEGREE);
   if (opt->restarts < 1) return ml_fail(err, MOELAB_EINVAL, NULL, 0, "restarts", "restarts must be >= 1");
-  if (!(opt->gtol >= 0) || !(opt->dtol >= 0) || !(opt->ftol >= 0) || !(opt->xtol >= 0) || !(opt->stat_tol >= 0))
+  if (!(opt->gtol >= 0) || !(opt->dtol >= 0) || !(opt->ftol >= 0) || !(opt->xtol >= 0) || !(opt->stat_tol >= 0) ||
+      !(opt->kink_tol >= 0))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "tol", "tolerances must be >= 0");
   if (!(opt->split_fraction >= 0 && opt->split_fraction < 1))
     return ml_fail(err, MOELAB_EINVAL, NULL, 0, "split_fraction", "the split fraction must be in (0, 1)");

@@ -85,6 +85,7 @@ int moelab_fit_report_json(const moelab_fit_report *r, const moelab_fit_options 
       cJSON_AddNumberToObject(op, "ftol", opt->ftol);
       cJSON_AddNumberToObject(op, "xtol", opt->xtol);
       cJSON_AddNumberToObject(op, "stat_tol", opt->stat_tol);
+      cJSON_AddNumberToObject(op, "kink_tol", opt->kink_tol);
       cJSON_AddStringToObject(op, "step", opt->newton ? "newton" : opt->accel ? "gauss-newton, accelerated" : "gauss-newton");
       cJSON *box = cJSON_AddObjectToObject(op, "box");
       if (box) {

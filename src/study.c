@@ -150,7 +150,7 @@ static int read_box(const ml_jctx *c, const cJSON *item, moelab_box *b) {
 
 static const char *const study_members[] = {"format", "version", "name", "description", "truth", "regime",
                                             "gates", "protocols", "k", "n", "replicates", "init", "restarts",
-                                            "max_iter", "stat_tol", "box", "losses", "reference", "seed", "quick"};
+                                            "max_iter", "stat_tol", "kink_tol", "box", "losses", "reference", "seed", "quick"};
 
 static int known_member(const char *key) {
   for (size_t i = 0; i < sizeof study_members / sizeof study_members[0]; i++)
@@ -263,6 +263,7 @@ static int study_from_json(const ml_jctx *c, const cJSON *root, moelab_study *s)
   s->restarts = 1;
   s->max_iter = 2000;
   s->stat_tol = 1e-3;
+  s->kink_tol = 1e-10;
   s->init = MOELAB_INIT_MODEL;
   s->perturb = 0.1;
   s->split_fraction = 0.5;
@@ -350,6 +351,11 @@ static int study_from_json(const ml_jctx *c, const cJSON *root, moelab_study *s)
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "stat_tol"))) {
     if ((st = ml_j_get_number(c, v, "stat_tol", &s->stat_tol))) return st;
     if (s->stat_tol < 0) return ml_jfail(c, MOELAB_EINVAL, "stat_tol", "must be >= 0 (0: strict stationarity only)");
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "kink_tol"))) {
+    if ((st = ml_j_get_number(c, v, "kink_tol", &s->kink_tol))) return st;
+    if (!(s->kink_tol >= 0 && s->kink_tol <= 1))
+      return ml_jfail(c, MOELAB_EINVAL, "kink_tol", "must be in [0, 1] (0: off)");
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "seed"))) {
     if ((st = ml_j_get_int(c, v, "seed", 0, 4503599627370496L, &x))) return st;
@@ -718,6 +724,7 @@ void study_run_task(const moelab_study *s, const study_curve *c, const study_tas
     o.stream_base = fit_stream(t->protocol, c->gate, t->ni, t->rep);
     o.max_iter = s->max_iter;
     o.stat_tol = s->stat_tol;
+    o.kink_tol = s->kink_tol;
     o.box = s->box;
     o.compute_se = 0;
     moelab_data_view v = moelab_data_as_view(D);

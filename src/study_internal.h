@@ -36,6 +36,7 @@ struct moelab_study {
   size_t nsplit;
   size_t restarts, max_iter;
   double stat_tol;
+  double kink_tol;
   moelab_box box;
   moelab_loss_spec losses[STUDY_MAX_LOSSES];
   size_t nlosses;

@@ -49,7 +49,7 @@ int main(void) {
   F(moelab_fit_options, accel); F(moelab_fit_options, weights); F(moelab_fit_options, split);
   F(moelab_fit_options, nsplit); F(moelab_fit_options, split_fraction); F(moelab_fit_options, compute_se);
   F(moelab_fit_options, se_rcond_min); F(moelab_fit_options, stop_flag);
-  F(moelab_fit_options, newton); end();
+  F(moelab_fit_options, newton); F(moelab_fit_options, kink_tol); end();
   S(moelab_restart_info); F(moelab_restart_info, sse); F(moelab_restart_info, iterations);
   F(moelab_restart_info, stop); F(moelab_restart_info, grad_norm); F(moelab_restart_info, decrement);
   F(moelab_restart_info, converged); end();

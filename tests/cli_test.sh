@@ -90,6 +90,10 @@ grep -q '"fit": {' out.txt || fail "fit to stdout"
 expect 0 "" -- "$moelab" fit small.csv --gate sigmoid --expert relu --k 2 --init model:m.json --newton -q -o fitn.json
 grep -q '"step": *"newton"' fitn.json || fail "fit --newton: the report does not name the Newton step"
 grep -q '"step": *"gauss-newton, accelerated"' fit.json || fail "fit: the report does not name its step"
+grep -q '"kink_tol": 1e-10' fit.json || fail "fit: the report does not record kink_tol"
+expect 0 "" -- "$moelab" fit small.csv --gate sigmoid --expert relu --k 2 --init model:m.json --kink-tol 0 -q -o fitk.json
+grep -q '"kink_tol": 0' fitk.json || fail "fit --kink-tol 0: not recorded"
+expect 2 "^moelab fit: option '--kink-tol'" -- "$moelab" fit small.csv --kink-tol -1
 expect 2 "^moelab fit: option '--gate': unknown gate 'tanh'" -- "$moelab" fit small.csv --gate tanh
 expect 2 "^moelab fit: option '--k'" -- "$moelab" fit small.csv --k 0
 expect 2 "^moelab fit: option '--k'" -- "$moelab" fit small.csv --k 3..2

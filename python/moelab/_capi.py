@@ -27,7 +27,7 @@ EXPERTS = ("relu", "gelu", "linear", "poly", "constant", "sigmoid", "tanh")
 LAWS = ("uniform", "normal", "grid")
 INITS = ("random", "kmeans", "model")
 STOPS = ("stationary", "zero-residual", "ftol", "xtol", "max-iter", "stalled", "numeric", "interrupted",
-         "noise-level")
+         "noise-level", "kink")
 EXPERT_POLY = 3
 INIT_MODEL = 2
 
@@ -111,7 +111,8 @@ class moelab_fit_options(Structure):
                 ("compute_se", c_int),
                 ("se_rcond_min", c_double),
                 ("stop_flag", c_void_p),  # const volatile sig_atomic_t *
-                ("newton", c_int)]
+                ("newton", c_int),
+                ("kink_tol", c_double)]
 
 
 class moelab_restart_info(Structure):

@@ -40,7 +40,7 @@ class MoERegressor:
       threads     OpenMP threads, 0 = all cores (the result does not depend on it)
       box         None (every block in [-10, 10]) or a dict {"beta0": (lo, hi),
                   "beta1": (lo, hi), "eta": (lo, hi)} (missing blocks: [-10, 10])
-      gtol, dtol, ftol, xtol, stat_tol   stopping rules (--gtol ... of moelab fit)
+      gtol, dtol, ftol, xtol, stat_tol, kink_tol   stopping rules (--gtol ... of moelab fit)
       accel       geodesic acceleration
       newton      damped Newton steps on the full second-order model (moelab fit --newton)
       compute_se  standard errors
@@ -57,7 +57,7 @@ class MoERegressor:
     def __init__(self, gate="sigmoid", expert="relu", k=3, degree=1, restarts=8, seed=0, init="random",
                  perturb=0.1, max_iter=1000, threads=0, box=None, gtol=1e-8, dtol=1e-12, ftol=1e-15, xtol=1e-15,
                  stat_tol=0.0, accel=True, compute_se=True, split=None, split_fraction=0.5, stream_base=0,
-                 newton=False):
+                 newton=False, kink_tol=1e-10):
         self.gate = gate
         self.expert = expert
         self.k = k
@@ -76,6 +76,7 @@ class MoERegressor:
         self.stat_tol = stat_tol
         self.accel = accel
         self.newton = newton
+        self.kink_tol = kink_tol
         self.compute_se = compute_se
         self.split = split
         self.split_fraction = split_fraction
@@ -132,7 +133,7 @@ class MoERegressor:
         o.threads = self._whole("threads", self.threads, 0)
         o.perturb = float(self.perturb)
         o.gtol, o.dtol, o.ftol = float(self.gtol), float(self.dtol), float(self.ftol)
-        o.xtol, o.stat_tol = float(self.xtol), float(self.stat_tol)
+        o.xtol, o.stat_tol, o.kink_tol = float(self.xtol), float(self.stat_tol), float(self.kink_tol)
         o.split_fraction = float(self.split_fraction)
         o.accel = 1 if self.accel else 0
         o.newton = 1 if self.newton else 0

@@ -166,7 +166,7 @@ class TestConventions(unittest.TestCase):
         self.assertAlmostEqual(r["mse"], r["sse"] / 600, delta=1e-15)
         self.assertEqual(len(r["restart"]), 2)
         self.assertIn(r["stop"], ("stationary", "zero-residual", "ftol", "xtol", "max-iter", "stalled",
-                                  "noise-level"))
+                                  "noise-level", "kink"))
         self.assertEqual(est.model_.fit_report["sse"], r["sse"])
         g, h = est.components(self.X)
         self.assertEqual(g.shape, (600, 2))
