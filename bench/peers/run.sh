@@ -5,8 +5,9 @@
 # parameter perturbed by 0.1), sigmoid and softmax gates, GELU and ReLU
 # experts, one thread.  Builds nothing: give it the moelab binary.
 #
-# Usage: bench/peers/run.sh BUILD/moelab [--n N] [--reps R] [--quick] [--moelab-args "ARGS"]
+# Usage: bench/peers/run.sh BUILD/moelab [--n N] [--reps R] [--quick] [--only PROBLEMS] [--moelab-args "ARGS"]
 #   --quick: the two GELU problems only, 1 repetition
+#   --only: a comma-separated subset of sigmoid:gelu,softmax:gelu,sigmoid:relu,softmax:relu
 #   --moelab-args: further options of moelab fit, e.g. "--newton"
 # Every engine solves the same problem: SSE over the box [-10, 10] of every
 # parameter (moelab's default Theta; peers.py explains how each peer keeps it).
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 MOELAB_BINARY [--n N] [--reps R] [--quick]" >&2
+  echo "usage: $0 MOELAB_BINARY [--n N] [--reps R] [--quick] [--only PROBLEMS] [--moelab-args ARGS]" >&2
   exit 2
 fi
 MOELAB=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -25,12 +26,14 @@ N=20000
 REPS=3
 QUICK=0
 MARGS=""
+ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --n) N=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
     --quick) QUICK=1; REPS=1; shift ;;
     --moelab-args) MARGS=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +62,15 @@ printf '%-13s %-13s %-24s %17s %10s %9s %9s\n' "" "" "" "" "peer" "inf" "this"
 
 problems="sigmoid:gelu softmax:gelu sigmoid:relu softmax:relu"
 [ "$QUICK" = 1 ] && problems="sigmoid:gelu softmax:gelu"
+if [ -n "$ONLY" ]; then
+  for pr in ${ONLY//,/ }; do
+    case " sigmoid:gelu softmax:gelu sigmoid:relu softmax:relu " in
+      *" $pr "*) ;;
+      *) echo "$0: --only: unknown problem $pr" >&2; exit 2 ;;
+    esac
+  done
+  problems=${ONLY//,/ }
+fi
 for pr in $problems; do
   gate=${pr%%:*}
   expert=${pr##*:}
