@@ -34,9 +34,9 @@
  * switched-off atoms of Regime 2 sit exactly there, docs/theory.md §8) and
  * the gradient test is taken in the wrong coordinates.  bench/bench_engine
  * runs both engines side by side on the same problems (time, iterations,
- * final objective): GSL's lm is faster on problems that stay inside Θ, but it
- * leaves Θ on an over-specified tanh fit whose atom switches off at a bound
- * (README, "Performance").
+ * final objective): GSL's lm is slower on the ReLU problems (1.16–1.27× moelab's
+ * time) but faster on an over-specified tanh fit (0.57×), where GSL's lmaccel
+ * leaves Θ as that fit's atom switches off at a bound (README, "Performance").
  *
  * Softmax gauge.  f is invariant to a common shift of every atom's (β0, β1).
  * The free parameters φ hold atoms 1..k-1 in full and atom k's η; atom k's
