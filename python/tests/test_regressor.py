@@ -24,7 +24,7 @@ def cli_args(params):
             "--restarts", p["restarts"], "--seed", p["seed"], "--max-iter", p["max_iter"],
             "--threads", p["threads"], "--gtol", repr(p["gtol"]), "--dtol", repr(p["dtol"]),
             "--ftol", repr(p["ftol"]), "--xtol", repr(p["xtol"]), "--stat-tol", repr(p["stat_tol"]),
-            "--split-fraction", repr(p["split_fraction"])]
+            "--kink-tol", repr(p["kink_tol"]), "--split-fraction", repr(p["split_fraction"])]
     for key in ("beta0", "beta1", "eta"):
         lo, hi = box.get(key, (-10.0, 10.0))
         args.append(f"--box-{key}={lo!r},{hi!r}")
@@ -32,6 +32,8 @@ def cli_args(params):
         args.append("--no-accel")
     if not p["compute_se"]:
         args.append("--no-se")
+    if p["newton"]:
+        args.append("--newton")
     return args
 
 
@@ -94,6 +96,15 @@ class TestAgainstCLI(unittest.TestCase):
         start.path = support.EXAMPLE
         est = MoERegressor(gate="sigmoid", expert="relu", k=3, restarts=2, seed=1, init=start, perturb=0.2)
         self.check_same_as_cli(est, "model-start")
+
+    def test_relu_crawl_and_newton(self):
+        start = moelab.load_model(support.EXAMPLE)
+        start.path = support.EXAMPLE
+        est = MoERegressor(gate="sigmoid", expert="relu", k=3, restarts=1, seed=3, init=start, kink_tol=0.0)
+        self.check_same_as_cli(est, "relu-crawl")
+        self.assertNotEqual(est.report_["stop"], "kink")
+        est = MoERegressor(gate="sigmoid", expert="relu", k=3, restarts=1, seed=3, init=start, newton=True)
+        self.check_same_as_cli(est, "relu-newton")
 
     def test_select_k_matches_cli_table(self):
         best, table = moelab.select_k(self.X, self.y, 1, 3, gate="sigmoid", expert="relu", restarts=2, seed=0)
