@@ -158,6 +158,9 @@ sed 's/"k": 3/"k": 1/' "$mini" > bad3.json
 sed 's/"replicates": 3/"replicate": 3/' "$mini" > bad4.json
 "$moelab" study bad4.json --out z >/dev/null 2>err.txt
 [ $? = 2 ] && grep -q "field 'replicate': unknown study member" err.txt || fail "bad4: $(cat err.txt)"
+sed 's/"max_iter": 300,/"max_iter": 300, "kink_tol": -1,/' "$mini" > bad5.json
+"$moelab" study bad5.json --out z >/dev/null 2>err.txt
+[ $? = 2 ] && grep -q "bad5.json:[0-9]*: field 'kink_tol': must be in \[0, 1\]" err.txt || fail "bad5: $(cat err.txt)"
 "$moelab" study no-such-preset --out z >/dev/null 2>err.txt
 [ $? = 2 ] && grep -q "no such study file or preset" err.txt || fail "missing preset: $(cat err.txt)"
 "$moelab" study --list > list.txt && grep -q "gelu-regime1" list.txt || fail "--list does not show the presets"
