@@ -441,7 +441,8 @@ typedef struct moelab_fit_options {
                       by at most kink_tol · SSE together and the projected gradient is no larger than the largest
                       single-row gradient term (Clarke stationarity up to one kink crossing).  Default 1e-10, the
                       relative decrease the stationarity check allows a generic solver restarted from the end
-                      point; 0: off (such fits then run until xtol, ftol or max_iter) */
+                      point; 0: off (such fits then run until xtol, ftol or max_iter).  In [0, 1].
+                      Reference fits (moelab_reference) always run with 0 */
 } moelab_fit_options;
 
 /* Fills `opt` with the defaults documented above (sigmoid gate, relu
@@ -474,7 +475,8 @@ typedef struct moelab_fit_report {
   size_t iterations;     /* of the best restart */
   moelab_stop stop;
   int converged;         /* stationary (grad_norm <= gtol and decrement <= dtol), zero residual, noise-level,
-                            or (ReLU) kink-stationary */
+                            or (ReLU) kink-stationary: stop "kink", or xtol/ftol/stalled with the gradient
+                            within one row's term */
   size_t restarts;
   size_t restarts_converged;
   size_t restarts_failed;

@@ -137,6 +137,9 @@ int moelab_reference(const moelab_model *truth, const moelab_reference_options *
   fo.seed = opt->seed;
   fo.restarts = opt->restarts ? opt->restarts : 8;
   fo.compute_se = 0;
+  /* Ḡ is fitted once and every loss is measured against it: no kink stop for ReLU
+   * experts, the fit runs until a negligible step (precision over time) */
+  fo.kink_tol = 0;
   /* the local rule: the truth's atoms, split (and perturbed) */
   if (truth->k <= opt->k) {
     fo.init = MOELAB_INIT_MODEL;

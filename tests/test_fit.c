@@ -294,10 +294,12 @@ static double row_term_max(const moelab_model *m, const moelab_data *D) {
  * near the truth stop "kink", converged, with a gradient within the largest
  * single-row term (computed here from the public Jacobian) and above gtol (so
  * the rule, not the gradient test, ended them).  With kink_tol = 0 the same
- * iterations run on (the rule's extra pass changes no state), so the crawl
+ * iterations run on (the rule's extra pass changes no state: cut at the kink
+ * stop's iteration count, the crawl is bit for bit the kink stop), so the crawl
  * ends no earlier and no higher, and it is never stopped "kink"; what it gains
  * on top is statistically nothing: at most 1e-3 σ̂² (σ̂² = SSE / (n - p)), the
- * noise-level threshold of studies (measured: at most 1.8e-9 relative, 4e-5 σ̂²). */
+ * noise-level threshold of studies (measured: at most 1.8e-9 relative, 4e-5 σ̂²).
+ * Two threads give the same bits as one. */
 static void test_kink_stop(void) {
   int kinks = 0;
   for (int g = 0; g < 2; g++)
@@ -313,12 +315,21 @@ static void test_kink_stop(void) {
       o.seed = seed;
       o.threads = 1;
       o.compute_se = 0;
-      moelab_model *a = NULL, *b = NULL;
+      moelab_model *a = NULL, *b = NULL, *c = NULL, *a2 = NULL;
       moelab_fit_report *ra = fit_with(D, &o, &a);
+      o.threads = 2;
+      moelab_fit_report *ra2 = fit_with(D, &o, &a2);
+      o.threads = 1;
       o.kink_tol = 0;
       moelab_fit_report *rb = fit_with(D, &o, &b);
-      if (a && b) {
+      o.max_iter = ra ? ra->iterations : 1;
+      moelab_fit_report *rc = fit_with(D, &o, &c);
+      if (a && b && c && a2) {
+        CHECK(memcmp(a->theta, a2->theta, a->p * sizeof(double)) == 0 && ra->iterations == ra2->iterations);
         CHECK(rb->stop != MOELAB_STOP_KINK);
+        CHECK_MSG(memcmp(a->theta, c->theta, a->p * sizeof(double)) == 0 && rc->sse == ra->sse,
+                  "%s seed %d: the crawl cut at %zu iterations is not the kink stop", moelab_gate_name(t->gate),
+                  (int)seed, ra->iterations);
         if (ra->stop == MOELAB_STOP_KINK) {
           kinks++;
           double rt = row_term_max(a, D);
@@ -333,9 +344,13 @@ static void test_kink_stop(void) {
         }
       }
       moelab_fit_report_free(ra);
+      moelab_fit_report_free(ra2);
       moelab_fit_report_free(rb);
+      moelab_fit_report_free(rc);
       moelab_model_free(a);
+      moelab_model_free(a2);
       moelab_model_free(b);
+      moelab_model_free(c);
       moelab_data_free(D);
       moelab_model_free(t);
     }
@@ -512,6 +527,18 @@ static void test_fails_well(void) {
   /* no y */
   moelab_data_view noy = {200, 2, D->X, NULL};
   CHECK_STATUS(moelab_fit(&noy, &o, &f, &r, &err), MOELAB_EINVAL);
+  /* tolerances: negative, infinite, kink_tol above 1 */
+  moelab_data_view all = moelab_data_as_view(D);
+  const double bad_tol[3] = {-1.0, INFINITY, 2.0};
+  for (int b = 0; b < 3; b++) {
+    moelab_fit_options ob = o;
+    if (b < 2)
+      ob.stat_tol = bad_tol[b];
+    else
+      ob.kink_tol = bad_tol[b];
+    CHECK_STATUS(moelab_fit(&all, &ob, &f, &r, &err), MOELAB_EINVAL);
+    CHECK(f == NULL && r == NULL && strstr(err.message, "tol") != NULL);
+  }
   /* a constant column: the fit completes without NaN; J'J is singular */
   for (size_t i = 0; i < 200; i++) D->X[2 * i + 1] = 0.25;
   o.restarts = 2;
