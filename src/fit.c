@@ -464,7 +464,7 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
     size_t r_end = r_begin + P->chunk_rows < P->n ? r_begin + P->chunk_rows : P->n;
     /* cached: the quadratic form over the kept blocks, then dgemv; else the kernel forms the term itself
      * (no J or C leaves it) into p × ML_LANES lane sums */
-    size_t need = 8 + (cached ? (2 * k + 2) * FIT_BLOCK : ml_eval_work(&P->s) + p * ML_LANES);
+    size_t need = 8 + (cached ? (2 * k + 1) * FIT_BLOCK : ml_eval_work(&P->s) + p * ML_LANES);
     double *work = malloc(need * sizeof(double));
     if (!work) {
 #pragma omp atomic write
@@ -485,7 +485,7 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
       free(work);
       continue;
     }
-    double *rv = ml_align64(work), *dz = rv + FIT_BLOCK + FIT_BLOCK, *du = dz + k * FIT_BLOCK;
+    double *rv = ml_align64(work), *dz = rv + FIT_BLOCK, *du = dz + k * FIT_BLOCK;
     for (size_t r0 = r_begin; r0 < r_end; r0 += FIT_BLOCK) {
       size_t m = r_end - r0 < FIT_BLOCK ? r_end - r0 : FIT_BLOCK;
       const double *Xb = P->X + r0 * d;
@@ -708,8 +708,25 @@ static double norm2(const double *v, size_t n) {
   return sqrt(s);
 }
 
+/*
+ * ReLU experts: SSE is not differentiable where a sample sits on a kink, and its
+ * gradient jumps by up to one row's term there.  *within = 1 when the projected
+ * gradient at φ is no larger than the largest single-row term max_i |e_i| ‖J_i‖∞
+ * (Clarke stationarity up to one kink crossing), from one more pass at φ (into
+ * the scratch H2, g2, theta; the current point's H, g and cache stay).
+ * Returns MOELAB_OK or MOELAB_ENOMEM.
+ */
+static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, int *within) {
+  double rowmax = 0.0, s2;
+  fit_phi_to_theta(P, phi, w->theta);
+  if (accumulate(P, w->theta, &s2, w->H2, w->g2, NULL, &rowmax, w->acc, w->tmp, NULL, NULL)) return MOELAB_ENOMEM;
+  *within = projected_grad_norm(P, phi, w->g) <= rowmax / P->scale;
+  return MOELAB_OK;
+}
+
 /* ReLU experts: the acceleration pass is skipped when the scaled ‖a‖/‖v‖, predicted from the
- * last measurement, is below this (the step v + a/2 would change by less than half of it).  Measured on one core (bench/ab.py, 3 rounds): sigmoid/ReLU d = 1, n = 1e5
+ * last measurement, is below this (the step v + a/2 would change by less than half of it).
+ * Measured on one core (bench/ab.py, 3 rounds): sigmoid/ReLU d = 1, n = 1e5
  * from 7.0 to 4.6 ms per iteration; over 12 data sets and starts of that size the median fit
  * from 0.33 to 0.22 s, faster in 11.  For smooth experts the pass is always taken: there the
  * gain was small (GELU 1.04–1.13×) and the skipped corrections, each below 0.1 % of a step,
@@ -824,16 +841,15 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         quit = 1;
         break;
       }
-      double vnorm = 0.0; /* the scaled ‖v‖ (held parameters have no step) */
-      for (size_t j = 0; j < np; j++) vnorm += w->D[j] * w->step[j] * w->step[j];
-      vnorm = sqrt(vnorm);
+      double vn = 0.0; /* the scaled ‖v‖², Σ D_j v_j² (held parameters have no step) */
+      for (size_t j = 0; j < np; j++) vn += w->D[j] * w->step[j] * w->step[j];
       /* ReLU experts: a ∝ ‖v‖² for a given curvature, so skip the pass when the last
        * measured ratio, scaled to this ‖v‖, puts ‖a‖ below ACCEL_NEGLIGIBLE ‖v‖ (measured
        * again after 10 skips).  Their r_vv has no term for the kinks, which are what limits
        * the steps of their long tails; smooth experts always take the pass (see the note
        * at ACCEL_NEGLIGIBLE) */
       int accel_now = opt->accel && !P->newton;
-      if (accel_now && relu && accel_skips < 10 && accel_vn > 0 && accel_ratio * vnorm / accel_vn <= ACCEL_NEGLIGIBLE) {
+      if (accel_now && relu && accel_skips < 10 && accel_vn > 0 && accel_ratio * sqrt(vn) / accel_vn <= ACCEL_NEGLIGIBLE) {
         accel_now = 0;
         accel_skips++;
       }
@@ -848,12 +864,8 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         for (size_t j = 0; j < np; j++)
           if (!w->held[j]) w->rhs[nf++] = -w->av[j];
         lapack_int inf2 = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)nf, 1, w->A, (lapack_int)nf, w->rhs, 1);
-        double an = 0.0, vn = 0.0;
-        for (size_t a = 0; a < nf; a++) {
-          size_t j = w->free_idx[a];
-          an += w->D[j] * w->rhs[a] * w->rhs[a];
-          vn += w->D[j] * w->step[j] * w->step[j];
-        }
+        double an = 0.0;
+        for (size_t a = 0; a < nf; a++) an += w->D[w->free_idx[a]] * w->rhs[a] * w->rhs[a];
         accel_skips = 0;
         accel_vn = sqrt(vn);
         accel_ratio = inf2 == 0 && isfinite(an) && vn > 0 ? sqrt(an / vn) : INFINITY;
@@ -916,15 +928,13 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         hist[accepted_steps % 10] = sse;
         accepted_steps++;
         /* ReLU kink stationarity: 10 steps gained at most kink_tol · SSE together and the
-         * gradient is within the largest single-row term (one more pass gives that term;
-         * when it fails, the next try is 10 steps later) */
+         * gradient is within the largest single-row term (when it is not, the next try is
+         * 10 steps later) */
         if (!quit && relu && full10 && opt->kink_tol > 0 && gain10 <= opt->kink_tol * sse &&
             accepted_steps >= kink_next) {
-          double rowmax = 0.0, s2;
-          fit_phi_to_theta(P, phi, w->theta);
-          if (accumulate(P, w->theta, &s2, w->H2, w->g2, NULL, &rowmax, w->acc, w->tmp, NULL, NULL))
-            return MOELAB_ENOMEM;
-          if (projected_grad_norm(P, phi, w->g) <= rowmax / P->scale) {
+          int within;
+          if (kink_stationary(P, w, phi, &within)) return MOELAB_ENOMEM;
+          if (within) {
             stop = MOELAB_STOP_KINK;
             quit = 1;
           } else {
@@ -961,18 +971,13 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   info->decrement = sse > 0 ? gn_decrement(P, w, phi) / sse : 0.0;
   info->converged = stop == MOELAB_STOP_ZERO || stop == MOELAB_STOP_NOISE || stop == MOELAB_STOP_KINK ||
                     (info->grad_norm <= opt->gtol && info->decrement <= opt->dtol);
-  /* ReLU experts: SSE is not differentiable where a sample sits on a kink, and
-   * its gradient jumps by up to one row's term there.  A fit that stops on a
-   * negligible step or decrease counts as converged when its gradient is
-   * within the largest single-row term (a Clarke-stationary point up to one
-   * kink crossing). */
+  /* ReLU experts: a fit that stops on a negligible step or decrease counts as
+   * converged when its gradient is within one row's term (kink_stationary) */
   if (!info->converged && relu &&
       (stop == MOELAB_STOP_XTOL || stop == MOELAB_STOP_FTOL || stop == MOELAB_STOP_STALLED)) {
-    /* the largest row term at the end point, from one more pass (not kept during the iterations) */
-    double rowmax = 0.0, s2;
-    fit_phi_to_theta(P, phi, w->theta);
-    if (accumulate(P, w->theta, &s2, w->H2, w->g2, NULL, &rowmax, w->acc, w->tmp, NULL, NULL)) return MOELAB_ENOMEM;
-    if (info->grad_norm <= rowmax / P->scale) info->converged = 1;
+    int within;
+    if (kink_stationary(P, w, phi, &within)) return MOELAB_ENOMEM;
+    if (within) info->converged = 1;
   }
   return MOELAB_OK;
 }
