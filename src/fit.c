@@ -849,7 +849,8 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
        * the steps of their long tails; smooth experts always take the pass (see the note
        * at ACCEL_NEGLIGIBLE) */
       int accel_now = opt->accel && !P->newton;
-      if (accel_now && relu && accel_skips < 10 && accel_vn > 0 && accel_ratio * sqrt(vn) / accel_vn <= ACCEL_NEGLIGIBLE) {
+      if (accel_now && relu && accel_skips < 10 && accel_vn > 0 &&
+          accel_ratio * sqrt(vn) / accel_vn <= ACCEL_NEGLIGIBLE) {
         accel_now = 0;
         accel_skips++;
       }
