@@ -9,6 +9,7 @@
 #include "moelab.h"
 
 #include <gsl/gsl_blas.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multifit_nlinear.h>
 
 static moelab_model *truth2(moelab_gate g, moelab_expert e, size_t d) {
@@ -213,13 +214,15 @@ static double oracle_sse(moelab_model *start, const moelab_data *D) {
 
 /* Fits end at stationary points: converged, and GSL's trust-region LM started
  * from the returned point lowers SSE by at most 1e-10 relative.  The oracle
- * has no bounds, so it is applied to the fits that end inside Θ; most do. */
+ * has no bounds, so it is applied to the fits that end inside Θ; most do.
+ * ReLU fits that stop on the kink rule have a gradient within one row's term
+ * instead of below gtol (test_kink_stop checks that bound). */
 static void test_stationary_against_oracle(void) {
   gsl_set_error_handler_off();
-  const moelab_expert experts[] = {MOELAB_EXPERT_GELU, MOELAB_EXPERT_TANH, MOELAB_EXPERT_LINEAR};
+  const moelab_expert experts[] = {MOELAB_EXPERT_GELU, MOELAB_EXPERT_TANH, MOELAB_EXPERT_LINEAR, MOELAB_EXPERT_RELU};
   int interior = 0, cases = 0;
   for (int g = 0; g < 2; g++)
-    for (size_t e = 0; e < 3; e++)
+    for (size_t e = 0; e < 4; e++)
       for (size_t k = 2; k <= 3; k++) {
         moelab_model *t = truth2((moelab_gate)g, experts[e], 1);
         /* k = 2 (exactly specified) with little noise stays inside Θ; k = 3 may
@@ -239,7 +242,7 @@ static void test_stationary_against_oracle(void) {
         CHECK_STATUS(moelab_fit(&v, &o, &f, &r, NULL), MOELAB_OK);
         if (!f) continue;
         cases++;
-        CHECK_MSG(r->converged && r->grad_norm <= o.gtol && r->decrement <= o.dtol,
+        CHECK_MSG(r->converged && (r->stop == MOELAB_STOP_KINK || (r->grad_norm <= o.gtol && r->decrement <= o.dtol)),
                   "%s/%s k=%zu: gradient %.3g decrement %.3g stop %s", moelab_gate_name(t->gate),
                   moelab_expert_name(t->expert), k, r->grad_norm, r->decrement, moelab_stop_name(r->stop));
         if (r->n_at_bound == 0) {
@@ -253,8 +256,8 @@ static void test_stationary_against_oracle(void) {
         moelab_data_free(D);
         moelab_model_free(t);
       }
-  CHECK(cases == 12);
-  CHECK_MSG(interior >= 6, "only %d of %d fits ended inside the box", interior, cases);
+  CHECK(cases == 16);
+  CHECK_MSG(interior >= 8, "only %d of %d fits ended inside the box", interior, cases);
 }
 
 static moelab_fit_report *fit_with(const moelab_data *D, moelab_fit_options *o, moelab_model **f) {
@@ -290,18 +293,64 @@ static double row_term_max(const moelab_model *m, const moelab_data *D) {
   return best;
 }
 
-/* ReLU kink stationarity: over-specified sigmoid and softmax ReLU fits from
- * near the truth stop "kink", converged, with a gradient within the largest
- * single-row term (computed here from the public Jacobian) and above gtol (so
- * the rule, not the gradient test, ended them).  With kink_tol = 0 the same
- * iterations run on (the rule's extra pass changes no state: cut at the kink
- * stop's iteration count, the crawl is bit for bit the kink stop), so the crawl
- * ends no earlier and no higher, and it is never stopped "kink"; what it gains
- * on top is statistically nothing: at most 1e-3 σ̂² (σ̂² = SSE / (n - p)), the
- * noise-level threshold of studies (measured over 12 such fits at n = 2e4: at most
- * 1.8e-9 relative, 4e-5 σ̂²).
- * Two threads give the same bits as one. */
+/* SSE of the model m on D with parameters th (public API). */
+static double sse_at(moelab_model *m, const double *th, const moelab_data *D, double *f) {
+  memcpy(m->theta, th, m->p * sizeof(double));
+  if (moelab_model_predict(m, D->X, D->n, f, 1, NULL) != MOELAB_OK) return NAN;
+  double s = 0.0;
+  for (size_t i = 0; i < D->n; i++) s += (f[i] - D->y[i]) * (f[i] - D->y[i]);
+  return s;
+}
+
+/* The largest relative decrease of SSE that a Levenberg–Marquardt step from the fitted
+ * point reaches, over the steps (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀr in θ, μ = 1e-3·2^j, j = 0..20
+ * (the steps a fresh start would take), computed here from the public Jacobian with GSL's
+ * Cholesky; a softmax step is evaluated as it is (f does not see the gauge).  Only for fits
+ * with no parameter on a bound. */
+static double best_lm_step_gain(const moelab_model *fit, const moelab_data *D) {
+  const size_t p = fit->p, n = D->n;
+  moelab_model *m = NULL;
+  moelab_model_copy(fit, &m, NULL);
+  double *J = malloc(n * p * sizeof(double)), *f = malloc(n * sizeof(double)), *th = malloc(p * sizeof(double));
+  gsl_matrix *H = gsl_matrix_alloc(p, p), *A = gsl_matrix_alloc(p, p);
+  gsl_vector *g = gsl_vector_alloc(p), *dx = gsl_vector_alloc(p);
+  double best = NAN;
+  if (m && J && f && th && moelab_model_jacobian(m, D->X, n, f, J, NULL) == MOELAB_OK) {
+    gsl_matrix_view Jv = gsl_matrix_view_array(J, n, p);
+    for (size_t i = 0; i < n; i++) f[i] -= D->y[i];
+    gsl_vector_view r = gsl_vector_view_array(f, n);
+    gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &Jv.matrix, &Jv.matrix, 0.0, H);
+    gsl_blas_dgemv(CblasTrans, 1.0, &Jv.matrix, &r.vector, 0.0, g);
+    double sse0 = sse_at(m, fit->theta, D, f);
+    best = -INFINITY;
+    for (int j = 0; j <= 20; j++) {
+      double mu = ldexp(1e-3, j);
+      gsl_matrix_memcpy(A, H);
+      for (size_t a = 0; a < p; a++) gsl_matrix_set(A, a, a, gsl_matrix_get(H, a, a) * (1.0 + mu));
+      if (gsl_linalg_cholesky_decomp1(A) != GSL_SUCCESS) continue;
+      gsl_linalg_cholesky_solve(A, g, dx);
+      for (size_t a = 0; a < p; a++) th[a] = fit->theta[a] - gsl_vector_get(dx, a);
+      double s = sse_at(m, th, D, f);
+      if (isfinite(s)) best = fmax(best, (sse0 - s) / sse0);
+    }
+  }
+  gsl_matrix_free(H), gsl_matrix_free(A), gsl_vector_free(g), gsl_vector_free(dx);
+  free(J), free(f), free(th);
+  moelab_model_free(m);
+  return best;
+}
+
+/* ReLU kink stationarity: over-specified sigmoid and softmax ReLU fits from near the
+ * truth stop "kink", converged, with a gradient within the largest single-row term
+ * (computed here from the public Jacobian) and above gtol (so the rule, not the
+ * gradient test, ended them).  At such a stop none of the Levenberg–Marquardt steps a
+ * fresh start would try lowers SSE by more than kink_tol relative (computed here
+ * independently), and GSL's gsl_multifit_nlinear started from the returned point lowers
+ * it by at most 1e-10 relative.  The crawl (kink_tol = 0: no rule, no such steps) ends
+ * at least as high as the kink stop, up to 1e-3 σ̂² (σ̂² = SSE / (n - p), the noise-level
+ * threshold of studies).  Two threads give the same bits as one. */
 static void test_kink_stop(void) {
+  gsl_set_error_handler_off();
   int kinks = 0;
   for (int g = 0; g < 2; g++)
     for (uint64_t seed = 4; seed <= 6; seed++) {
@@ -316,42 +365,41 @@ static void test_kink_stop(void) {
       o.seed = seed;
       o.threads = 1;
       o.compute_se = 0;
-      moelab_model *a = NULL, *b = NULL, *c = NULL, *a2 = NULL;
+      moelab_model *a = NULL, *b = NULL, *a2 = NULL;
       moelab_fit_report *ra = fit_with(D, &o, &a);
       o.threads = 2;
       moelab_fit_report *ra2 = fit_with(D, &o, &a2);
       o.threads = 1;
       o.kink_tol = 0;
       moelab_fit_report *rb = fit_with(D, &o, &b);
-      o.max_iter = ra ? ra->iterations : 1;
-      moelab_fit_report *rc = fit_with(D, &o, &c);
-      if (a && b && c && a2) {
+      if (a && b && a2) {
+        const char *gn = moelab_gate_name(t->gate);
         CHECK(memcmp(a->theta, a2->theta, a->p * sizeof(double)) == 0 && ra->iterations == ra2->iterations);
         CHECK(rb->stop != MOELAB_STOP_KINK);
-        CHECK_MSG(memcmp(a->theta, c->theta, a->p * sizeof(double)) == 0 && rc->sse == ra->sse,
-                  "%s seed %d: the crawl cut at %zu iterations is not the kink stop", moelab_gate_name(t->gate),
-                  (int)seed, ra->iterations);
+        double s2 = ra->sse / (double)(D->n - a->p);
+        CHECK_MSG(rb->sse >= ra->sse - 1e-3 * s2, "%s seed %d: kink stop %zu it SSE %.15g, crawl %zu it SSE %.15g", gn,
+                  (int)seed, ra->iterations, ra->sse, rb->iterations, rb->sse);
         if (ra->stop == MOELAB_STOP_KINK) {
           kinks++;
           double rt = row_term_max(a, D);
           CHECK(ra->converged);
-          CHECK_MSG(ra->grad_norm <= rt * (1 + 1e-9) && ra->grad_norm > o.gtol,
-                    "%s seed %d: gradient %.3g, row term %.3g", moelab_gate_name(t->gate), (int)seed, ra->grad_norm,
-                    rt);
-          double s2 = ra->sse / (double)(D->n - a->p);
-          CHECK_MSG(rb->iterations >= ra->iterations && rb->sse <= ra->sse && rb->sse >= ra->sse - 1e-3 * s2,
-                    "%s seed %d: kink stop %zu it SSE %.15g, crawl %zu it SSE %.15g", moelab_gate_name(t->gate),
-                    (int)seed, ra->iterations, ra->sse, rb->iterations, rb->sse);
+          CHECK_MSG(ra->grad_norm <= rt * (1 + 1e-9) && ra->grad_norm > o.gtol, "%s seed %d: gradient %.3g, row term %.3g",
+                    gn, (int)seed, ra->grad_norm, rt);
+          if (ra->n_at_bound == 0) {
+            double gain = best_lm_step_gain(a, D);
+            CHECK_MSG(gain <= 1e-10, "%s seed %d: a Levenberg–Marquardt step lowers SSE by %.3g relative", gn, (int)seed,
+                      gain);
+            double so = oracle_sse(a, D);
+            CHECK_MSG(so >= ra->sse * (1 - 1e-10), "%s seed %d: oracle %.15g < ours %.15g", gn, (int)seed, so, ra->sse);
+          }
         }
       }
       moelab_fit_report_free(ra);
       moelab_fit_report_free(ra2);
       moelab_fit_report_free(rb);
-      moelab_fit_report_free(rc);
       moelab_model_free(a);
       moelab_model_free(a2);
       moelab_model_free(b);
-      moelab_model_free(c);
       moelab_data_free(D);
       moelab_model_free(t);
     }
