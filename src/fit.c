@@ -775,20 +775,19 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  * ReLU experts: the Levenberg–Marquardt steps a fresh start would try from φ.
  * At the kinks' scale most small steps fail (a sample's expert switching on or off
  * is not in the Gauss–Newton model), so μ grows and the method can settle where a
- * larger step still descends.  Measured on 76 over-specified fits near the truth
- * (sigmoid and softmax gates, n = 1000 and 4000, seeds 1–20), GSL's
- * gsl_multifit_nlinear started from the end point lowered SSE by more than 1e-10
- * relative for 46 (up to 7.4e-4); with these steps, for 7 (up to 7.7e-6), and on
- * seeds 21–40, 47 of 80 (up to 2.3e-3) against 10 of 79 (up to 9.3e-7).  So before a
- * ReLU fit ends (the kink rule, xtol, ftol), the steps (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀe in
- * the model's coordinates θ (a softmax step is put back in the sum-to-zero gauge),
- * with the scaling of a fresh start (not the running maximum), at μ = 1e-3 · 2^j,
- * j = 0..KINK_PROBES-1 (the largest step first), are evaluated with f only (one pass
- * each).  *found = 1 for the first that lowers SSE by more than kink_tol · SSE / 10
- * (the average step of the kink rule's 10-step window: such a step gains faster than
- * the rule allows): its point in w->trial, its μ in *mu_found.  Needs w->Ht at φ
- * (kink_stationary), whose first p² it overwrites.  Returns MOELAB_OK or
- * MOELAB_ENOMEM.
+ * larger step still descends.  Measured (bench/bench_oracle) on over-specified fits
+ * near the truth (k = 3 for a 2-atom truth, sigmoid and softmax gates, n = 1000 and
+ * 4000): GSL's gsl_multifit_nlinear started from the end point lowered SSE by more
+ * than 1e-10 relative for 46 of 76 fits (seeds 1–20, up to 7.4e-4) and 47 of 80
+ * (seeds 21–40, up to 2.3e-3) before these steps, and for 7 of 76 and 10 of 79
+ * with them (up to 7.7e-6).  So before a ReLU fit ends (the kink rule, xtol, ftol),
+ * the steps (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀe in the model's coordinates θ (a softmax
+ * step is put back in the sum-to-zero gauge), with the scaling of a fresh start
+ * (not the running maximum), at μ = 1e-3 · 2^j, j = 0..KINK_PROBES-1 (the largest
+ * step first), are evaluated with f only (one pass each).  *found = 1 for the first
+ * that lowers SSE by more than kink_tol · SSE: its point in w->trial, its μ in
+ * *mu_found.  Needs w->Ht at φ (kink_stationary), whose first p² it overwrites.
+ * Returns MOELAB_OK or MOELAB_ENOMEM.
  */
 #define KINK_PROBES 21
 static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws *w, const double *phi, double sse,
@@ -819,7 +818,7 @@ static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws
     double st;
     fit_phi_to_theta(P, w->trial, w->theta);
     if (accumulate(P, w->theta, &st, NULL, NULL, NULL, NULL, w->acc, w->tmp, NULL, NULL)) return MOELAB_ENOMEM;
-    if (isfinite(st) && sse - st > opt->kink_tol * sse / 10) {
+    if (isfinite(st) && sse - st > opt->kink_tol * sse) {
       *found = 1;
       *mu_found = mp;
       return MOELAB_OK;
