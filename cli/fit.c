@@ -43,8 +43,10 @@ static const cli_opt opts[] = {
     {"kink-tol", 0, "TOL", "1e-10",
      "ReLU experts, whose SSE has kinks where a sample's expert switches on: converged (stop 'kink') when the "
      "last 10 steps decreased SSE by at most TOL relative together and the gradient is no larger than one row's "
-     "gradient term (stationary up to one kink crossing). 0: off (the fit then crawls along the kinks until "
-     "--xtol or --ftol)."},
+     "gradient term (stationary up to one kink crossing). Before such a fit ends (or ends on --xtol or --ftol), "
+     "the steps a fresh start would take from the point are tried, and the fit goes on from the first that "
+     "decreases SSE by more than TOL relative. 0: off (the fit then crawls along the kinks until --xtol or "
+     "--ftol)."},
     {"box-beta0", 0, "LO,HI", "-10,10", "Bounds of the gate intercepts beta0."},
     {"box-beta1", 0, "LO,HI", "-10,10", "Bounds of the gate slopes beta1."},
     {"box-eta", 0, "LO,HI", "-10,10", "Bounds of the expert parameters eta."},

@@ -439,9 +439,12 @@ typedef struct moelab_fit_options {
   double kink_tol; /* ReLU experts (SSE not differentiable where a sample sits on a kink, so the gradient test
                       cannot be met exactly): converged (stop "kink") when the last 10 accepted steps decreased SSE
                       by at most kink_tol · SSE together and the projected gradient is no larger than the largest
-                      single-row gradient term (Clarke stationarity up to one kink crossing).  Default 1e-10, the
+                      single-row gradient term (Clarke stationarity up to one kink crossing).  Before a ReLU fit
+                      ends this way (or on xtol or ftol), the Levenberg–Marquardt steps a fresh start would try
+                      from the point (μ = 1e-3·2^j, j = 0..20, fresh diag(JᵀJ) scaling) are evaluated, and the
+                      fit goes on from the first that lowers SSE by more than kink_tol · SSE.  Default 1e-10, the
                       relative decrease the stationarity check allows a generic solver restarted from the end
-                      point; 0: off (such fits then run until xtol, ftol or max_iter).  In [0, 1].
+                      point; 0: off (no rule, no such steps: fits run until xtol, ftol or max_iter).  In [0, 1].
                       Reference fits (moelab_reference) always run with 0 */
 } moelab_fit_options;
 

@@ -552,8 +552,8 @@ static int accel_pass(const fit_problem *P, const double *theta, const double *v
 typedef struct lm_ws {
   double *theta, *H, *g, *H2, *g2, *cJ, *cC, *cJ2, *cC2, *A, *D, *step, *trial, *rhs, *acc, *tmp, *theta0, *vt, *av;
   double *S, *S2; /* the residual curvature (Newton model), or NULL */
-  double *Ht;     /* ReLU: JᵀJ (p×p) and Jᵀe (p) in θ at the point of the last kink_stationary, then the
-                     probe's scratch (p² + 4p: matrix, scaling, step, two points) */
+  double *Ht;     /* ReLU (2p² + 5p): JᵀJ (p×p) and Jᵀe (p) in θ at the point of the last kink_stationary,
+                     then kink_probe's scratch (a copy of JᵀJ, the scaling, the step, two points) */
   unsigned char *pheld; /* ReLU probe: parameters held at a bound (p) */
   double *cache;  /* one allocation behind cJ, cC, cJ2, cC2 (64-byte aligned views) */
   size_t *free_idx;
