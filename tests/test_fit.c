@@ -212,11 +212,14 @@ static double oracle_sse(moelab_model *start, const moelab_data *D) {
   return chi;
 }
 
+static double row_term_max(const moelab_model *m, const moelab_data *D);
+
 /* Fits end at stationary points: converged, and GSL's trust-region LM started
  * from the returned point lowers SSE by at most 1e-10 relative.  The oracle
  * has no bounds, so it is applied to the fits that end inside Θ; most do.
- * ReLU fits that stop on the kink rule have a gradient within one row's term
- * instead of below gtol (test_kink_stop checks that bound). */
+ * ReLU fits may be converged by kink stationarity instead of the gradient test
+ * (stop kink, or xtol/ftol/stalled): their gradient is then within the largest
+ * single-row term (from the public Jacobian). */
 static void test_stationary_against_oracle(void) {
   gsl_set_error_handler_off();
   const moelab_expert experts[] = {MOELAB_EXPERT_GELU, MOELAB_EXPERT_TANH, MOELAB_EXPERT_LINEAR, MOELAB_EXPERT_RELU};
@@ -242,7 +245,10 @@ static void test_stationary_against_oracle(void) {
         CHECK_STATUS(moelab_fit(&v, &o, &f, &r, NULL), MOELAB_OK);
         if (!f) continue;
         cases++;
-        CHECK_MSG(r->converged && (r->stop == MOELAB_STOP_KINK || (r->grad_norm <= o.gtol && r->decrement <= o.dtol)),
+        const int gradient_test = r->grad_norm <= o.gtol && r->decrement <= o.dtol;
+        const int kink_test = t->expert == MOELAB_EXPERT_RELU && r->stop != MOELAB_STOP_MAXITER &&
+                              r->grad_norm <= row_term_max(f, D) * (1 + 1e-9);
+        CHECK_MSG(r->converged && (gradient_test || kink_test),
                   "%s/%s k=%zu: gradient %.3g decrement %.3g stop %s", moelab_gate_name(t->gate),
                   moelab_expert_name(t->expert), k, r->grad_norm, r->decrement, moelab_stop_name(r->stop));
         if (r->n_at_bound == 0) {
