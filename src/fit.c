@@ -641,23 +641,19 @@ static int lm_ws_alloc(const fit_problem *P, lm_ws *w) {
   return MOELAB_OK;
 }
 
+static void swap_ptr(double **a, double **b) {
+  double *t = *a;
+  *a = *b;
+  *b = t;
+}
+
 /* The trial point's H, g, S and cached blocks become the current point's. */
 static void take_trial(lm_ws *w) {
-  double *t1 = w->H;
-  w->H = w->H2;
-  w->H2 = t1;
-  t1 = w->g;
-  w->g = w->g2;
-  w->g2 = t1;
-  t1 = w->S;
-  w->S = w->S2;
-  w->S2 = t1;
-  t1 = w->cJ;
-  w->cJ = w->cJ2;
-  w->cJ2 = t1;
-  t1 = w->cC;
-  w->cC = w->cC2;
-  w->cC2 = t1;
+  swap_ptr(&w->H, &w->H2);
+  swap_ptr(&w->g, &w->g2);
+  swap_ptr(&w->S, &w->S2);
+  swap_ptr(&w->cJ, &w->cJ2);
+  swap_ptr(&w->cC, &w->cC2);
 }
 
 /* 1 when φ_j sits on a bound and the descent direction -g_j points out of Θ. */
