@@ -798,7 +798,7 @@ static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws
   diag_scaling(H, p, D);
   /* without the gauge θ = φ: a parameter on a bound pushed out of Θ stays */
   for (size_t j = 0; j < p; j++) held[j] = (unsigned char)(!P->gauge && pushed_out(P, phi, gt, j));
-  for (int jj = 0; jj < KINK_PROBES; jj++) {
+  for (int jj = 0; jj < KINK_PROBES && !(opt->stop_flag && *opt->stop_flag); jj++) {
     double mp = ldexp(1e-3, jj);
     for (size_t a = 0; a < p; a++) {
       for (size_t b = 0; b < p; b++) M[a * p + b] = held[a] || held[b] ? (double)(a == b) : H[a * p + b];
@@ -898,6 +898,7 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   double accel_ratio = INFINITY, accel_vn = 0.0; /* the last measured scaled ‖a‖/‖v‖, and its ‖v‖ */
   const int relu = P->s.expert == MOELAB_EXPERT_RELU;
   double hist[10]; /* SSE after the last 10 accepted steps (a ring) */
+  int kink_checked = 0, kink_within = 0; /* kink_stationary already run at the end point, and its answer */
   moelab_stop stop = MOELAB_STOP_MAXITER;
   for (;;) {
     if (opt->stop_flag && *opt->stop_flag) {
@@ -1048,7 +1049,7 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         }
         /* no progress: with heavy damping, damp less and go on; with little
          * damping (nearly Gauss–Newton steps), three such steps end the fit */
-        if (sse_old - sse <= opt->ftol * sse_old) {
+        if (!quit && sse_old - sse <= opt->ftol * sse_old) {
           if (mu > 1e-8)
             mu *= 1e-3;
           else if (++small >= 3) {
@@ -1069,12 +1070,16 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
     }
     /* ReLU experts: before the kink rule, xtol or ftol ends the fit, the steps a fresh
      * start would try (kink_probe); when one descends, the method goes on from there */
-    if (quit && relu && opt->kink_tol > 0 &&
+    if (quit && relu && opt->kink_tol > 0 && it < opt->max_iter &&
         (stop == MOELAB_STOP_KINK || stop == MOELAB_STOP_XTOL || stop == MOELAB_STOP_FTOL)) {
-      int within, moved;
-      if (stop != MOELAB_STOP_KINK && kink_stationary(P, w, phi, &within)) return MOELAB_ENOMEM;
+      int moved;
+      if (stop != MOELAB_STOP_KINK) {
+        if (kink_stationary(P, w, phi, &kink_within)) return MOELAB_ENOMEM;
+        kink_checked = 1;
+      }
       if (kink_escape(P, opt, w, phi, &sse, &mu, &moved)) return MOELAB_ENOMEM;
       if (moved) {
+        kink_checked = 0;
         quit = 0;
         nu = 2.0;
         small = 0;
@@ -1096,9 +1101,8 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
    * converged when its gradient is within one row's term (kink_stationary) */
   if (!info->converged && relu &&
       (stop == MOELAB_STOP_XTOL || stop == MOELAB_STOP_FTOL || stop == MOELAB_STOP_STALLED)) {
-    int within;
-    if (kink_stationary(P, w, phi, &within)) return MOELAB_ENOMEM;
-    if (within) info->converged = 1;
+    if (!kink_checked && kink_stationary(P, w, phi, &kink_within)) return MOELAB_ENOMEM;
+    if (kink_within) info->converged = 1;
   }
   return MOELAB_OK;
 }

@@ -219,7 +219,10 @@ static double row_term_max(const moelab_model *m, const moelab_data *D);
  * has no bounds, so it is applied to the fits that end inside Θ; most do.
  * ReLU fits may be converged by kink stationarity instead of the gradient test
  * (stop kink, or xtol/ftol/stalled): their gradient is then within the largest
- * single-row term (from the public Jacobian). */
+ * single-row term (from the public Jacobian).  The ReLU fits of this configuration
+ * pass the 1e-10 check; over many seeds GSL still lowers about 1 in 9 over-specified
+ * ReLU end points a little (bench/bench_oracle, README), which test_kink_stop's comment
+ * explains. */
 static void test_stationary_against_oracle(void) {
   gsl_set_error_handler_off();
   const moelab_expert experts[] = {MOELAB_EXPERT_GELU, MOELAB_EXPERT_TANH, MOELAB_EXPERT_LINEAR, MOELAB_EXPERT_RELU};
@@ -246,7 +249,9 @@ static void test_stationary_against_oracle(void) {
         if (!f) continue;
         cases++;
         const int gradient_test = r->grad_norm <= o.gtol && r->decrement <= o.dtol;
-        const int kink_test = t->expert == MOELAB_EXPERT_RELU && r->stop != MOELAB_STOP_MAXITER &&
+        const int kink_test = t->expert == MOELAB_EXPERT_RELU &&
+                              (r->stop == MOELAB_STOP_KINK || r->stop == MOELAB_STOP_XTOL ||
+                               r->stop == MOELAB_STOP_FTOL || r->stop == MOELAB_STOP_STALLED) &&
                               r->grad_norm <= row_term_max(f, D) * (1 + 1e-9);
         CHECK_MSG(r->converged && (gradient_test || kink_test),
                   "%s/%s k=%zu: gradient %.3g decrement %.3g stop %s", moelab_gate_name(t->gate),
@@ -311,8 +316,9 @@ static double sse_at(moelab_model *m, const double *th, const moelab_data *D, do
 /* The largest relative decrease of SSE that a Levenberg–Marquardt step from the fitted
  * point reaches, over the steps (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀr in θ, μ = 1e-3·2^j, j = 0..20
  * (the steps a fresh start would take), computed here from the public Jacobian with GSL's
- * Cholesky; a softmax step is evaluated as it is (f does not see the gauge).  Only for fits
- * with no parameter on a bound. */
+ * Cholesky; a softmax step is evaluated as it is (f does not see the gauge).  NaN when no
+ * step could be solved (so a check on it fails).  Only for fits with no parameter on a
+ * bound. */
 static double best_lm_step_gain(const moelab_model *fit, const moelab_data *D) {
   const size_t p = fit->p, n = D->n;
   moelab_model *m = NULL;
@@ -327,13 +333,17 @@ static double best_lm_step_gain(const moelab_model *fit, const moelab_data *D) {
     gsl_vector_view r = gsl_vector_view_array(f, n);
     gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &Jv.matrix, &Jv.matrix, 0.0, H);
     gsl_blas_dgemv(CblasTrans, 1.0, &Jv.matrix, &r.vector, 0.0, g);
-    double sse0 = sse_at(m, fit->theta, D, f);
-    best = -INFINITY;
+    double sse0 = sse_at(m, fit->theta, D, f), dmax = 0.0;
+    for (size_t a = 0; a < p; a++) dmax = fmax(dmax, gsl_matrix_get(H, a, a));
+    int solved = 0;
     for (int j = 0; j <= 20; j++) {
       double mu = ldexp(1e-3, j);
       gsl_matrix_memcpy(A, H);
-      for (size_t a = 0; a < p; a++) gsl_matrix_set(A, a, a, gsl_matrix_get(H, a, a) * (1.0 + mu));
+      /* diag(JᵀJ) floored at 1e-12 of its largest entry, as a fresh start scales */
+      for (size_t a = 0; a < p; a++)
+        gsl_matrix_set(A, a, a, gsl_matrix_get(H, a, a) + mu * fmax(gsl_matrix_get(H, a, a), 1e-12 * dmax));
       if (gsl_linalg_cholesky_decomp1(A) != GSL_SUCCESS) continue;
+      if (!solved++) best = -INFINITY;
       gsl_linalg_cholesky_solve(A, g, dx);
       for (size_t a = 0; a < p; a++) th[a] = fit->theta[a] - gsl_vector_get(dx, a);
       double s = sse_at(m, th, D, f);
