@@ -437,6 +437,14 @@ ML_CLONES void ml_eval(const ml_shape *s, const double *theta, const double *X, 
 
 /* ------------------------------------------------ the Gram matrix */
 
+/* The Gram sums contract each product and sum into one fused multiply-add where the CPU has it
+ * (the x86-64-v3 and v4 clones; ISO C allows the contraction, and it rounds once instead of twice):
+ * on an Intel Xeon the separate multiply and add held [J e] at p = 12 to 38 % of dgemm's rate. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 typedef double ml_v4 __attribute__((vector_size(64)));
 
 /* v = p[0..3] (no alignment assumed; a macro: a function returning a vector type changes the ABI) */
@@ -513,6 +521,10 @@ ML_CLONES void ml_gram(size_t q, size_t m, const double *A, double *G) {
     }
   }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /* ------------------------------------------------ the row-major forms */
 
