@@ -775,8 +775,8 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  * near the truth (k = 3 for a 2-atom truth, sigmoid and softmax gates, n = 1000 and
  * 4000): GSL's gsl_multifit_nlinear started from the end point lowered SSE by more
  * than 1e-10 relative for 46 of 76 fits (seeds 1–20, up to 7.4e-4) and 47 of 80
- * (seeds 21–40, up to 2.3e-3) before these steps, and for 7 of 76 and 10 of 79
- * with them (up to 7.7e-6).  So before a ReLU fit ends (the kink rule, xtol, ftol),
+ * (seeds 21–40, up to 2.3e-3) before these steps, and for 8 of 75 and 10 of 78
+ * with them (up to 3.4e-6; Intel Xeon, the Gram sums with fused multiply-adds).  So before a ReLU fit ends (the kink rule, xtol, ftol),
  * the steps (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀe in the model's coordinates θ (a softmax
  * step is put back in the sum-to-zero gauge), with the scaling of a fresh start
  * (not the running maximum), at μ = 1e-3 · 2^j, j = 0..KINK_PROBES-1 (the largest

@@ -365,9 +365,10 @@ static double best_lm_step_gain(const moelab_model *fit, const moelab_data *D) {
  * 6.7e-7 to 6.7e-6).  The crawl (kink_tol = 0: no rule, no such steps) ends at least as
  * high as the kink stop, up to 1e-3 σ̂² (σ̂² = SSE / (n - p), the noise-level threshold of
  * studies).  Two threads give the same bits as one.  (GSL's solver restarted from these
- * points is not asked for 1e-10 here: a trust region that starts with tiny steps and
- * grows them for 50–150 iterations still finds 1.3e-6 lower from one of them, the kind
- * of fit bench/bench_oracle counts.) */
+ * points is not asked for 1e-10 here: from some such fits a trust region that starts with
+ * tiny steps and grows them for 50–150 iterations still finds a slightly lower point (1.3e-6
+ * relative from one of these six, in a build without fused multiply-adds in the Gram
+ * sums), the kind of fit bench/bench_oracle counts.) */
 static void test_kink_stop(void) {
   gsl_set_error_handler_off();
   int kinks = 0;
