@@ -16,63 +16,23 @@
  *   defaults: relu, n = 1000,4000, seeds 1..20, kink_tol the library's (1e-10)
  */
 #include "bench_common.h"
+#include "gsl_oracle.h"
 
-#include <gsl/gsl_blas.h>
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_multifit_nlinear.h>
 #include <stdio.h>
 
-typedef struct oracle_ctx {
-  moelab_model *m;
-  const double *X, *y;
-  size_t n;
-} oracle_ctx;
-
-static int oracle_f(const gsl_vector *x, void *p, gsl_vector *f) {
-  oracle_ctx *c = p;
-  memcpy(c->m->theta, x->data, c->m->p * sizeof(double));
-  if (moelab_model_predict(c->m, c->X, c->n, f->data, 1, NULL) != MOELAB_OK) return GSL_EFAILED;
-  for (size_t i = 0; i < c->n; i++) f->data[i] -= c->y[i];
-  return GSL_SUCCESS;
-}
-
-static int oracle_df(const gsl_vector *x, void *p, gsl_matrix *J) {
-  oracle_ctx *c = p;
-  memcpy(c->m->theta, x->data, c->m->p * sizeof(double));
-  return moelab_model_jacobian(c->m, c->X, c->n, NULL, J->data, NULL) == MOELAB_OK ? GSL_SUCCESS : GSL_EFAILED;
-}
-
-/* The SSE GSL's trust-region LM reaches from the fitted model; *inside = 1 when its
- * end point is inside the box [lo, hi] of every parameter. */
+/* The SSE GSL's solver reaches from the fitted model (tests/gsl_oracle.h, the tests' oracle);
+ * *inside = 1 when its end point is inside the box [lo, hi] of every parameter. */
 static double oracle_sse(const moelab_model *fit, const moelab_data *D, double lo, double hi, int *inside) {
-  moelab_model *m = NULL;
+  double *x = malloc(fit->p * sizeof(double));
   *inside = 0;
-  if (moelab_model_copy(fit, &m, NULL)) return NAN;
-  oracle_ctx c = {m, D->X, D->y, D->n};
-  gsl_multifit_nlinear_fdf fdf;
-  memset(&fdf, 0, sizeof fdf);
-  fdf.f = oracle_f;
-  fdf.df = oracle_df;
-  fdf.n = D->n;
-  fdf.p = m->p;
-  fdf.params = &c;
-  gsl_multifit_nlinear_parameters par = gsl_multifit_nlinear_default_parameters();
-  gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &par, D->n, m->p);
-  double chi = NAN;
-  if (w) {
-    gsl_vector_const_view x0 = gsl_vector_const_view_array(fit->theta, m->p);
-    int info;
-    gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
-    gsl_multifit_nlinear_driver(200, 1e-15, 1e-15, 1e-15, NULL, NULL, &info, w);
-    gsl_blas_ddot(w->f, w->f, &chi);
+  if (!x) return NAN;
+  double chi = gsl_oracle_sse(fit, D, x);
+  if (isfinite(chi)) {
     *inside = 1;
-    for (size_t j = 0; j < m->p; j++) {
-      double v = gsl_vector_get(w->x, j);
-      if (!(v >= lo && v <= hi)) *inside = 0;
-    }
-    gsl_multifit_nlinear_free(w);
+    for (size_t j = 0; j < fit->p; j++)
+      if (!(x[j] >= lo && x[j] <= hi)) *inside = 0;
   }
-  moelab_model_free(m);
+  free(x);
   return chi;
 }
 

@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "fit_internal.h"
+#include "gsl_oracle.h"
 #include "moelab.h"
 
 #include <gsl/gsl_blas.h>
@@ -166,51 +167,8 @@ static void test_newton_hessian(void) {
 
 /* ---- the oracle: GSL's small-problem solver started from our answer ---- */
 
-typedef struct oracle_ctx {
-  moelab_model *m;
-  const double *X, *y;
-  size_t n;
-} oracle_ctx;
-
-static int oracle_f(const gsl_vector *x, void *p, gsl_vector *f) {
-  oracle_ctx *c = p;
-  memcpy(c->m->theta, x->data, c->m->p * sizeof(double));
-  moelab_model_predict(c->m, c->X, c->n, f->data, 1, NULL);
-  for (size_t i = 0; i < c->n; i++) f->data[i] -= c->y[i];
-  return GSL_SUCCESS;
-}
-
-static int oracle_df(const gsl_vector *x, void *p, gsl_matrix *J) {
-  oracle_ctx *c = p;
-  memcpy(c->m->theta, x->data, c->m->p * sizeof(double));
-  moelab_model_jacobian(c->m, c->X, c->n, NULL, J->data, NULL);
-  return GSL_SUCCESS;
-}
-
-/* The SSE GSL's trust-region LM reaches from the model's parameters. */
-static double oracle_sse(moelab_model *start, const moelab_data *D) {
-  moelab_model *m = NULL;
-  moelab_model_copy(start, &m, NULL);
-  oracle_ctx c = {m, D->X, D->y, D->n};
-  gsl_multifit_nlinear_fdf fdf;
-  memset(&fdf, 0, sizeof fdf);
-  fdf.f = oracle_f;
-  fdf.df = oracle_df;
-  fdf.n = D->n;
-  fdf.p = m->p;
-  fdf.params = &c;
-  gsl_multifit_nlinear_parameters par = gsl_multifit_nlinear_default_parameters();
-  gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &par, D->n, m->p);
-  gsl_vector_view x0 = gsl_vector_view_array(start->theta, m->p);
-  gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
-  int info;
-  gsl_multifit_nlinear_driver(200, 1e-15, 1e-15, 1e-15, NULL, NULL, &info, w);
-  double chi;
-  gsl_blas_ddot(w->f, w->f, &chi);
-  gsl_multifit_nlinear_free(w);
-  moelab_model_free(m);
-  return chi;
-}
+/* The SSE GSL's trust-region LM reaches from the model's parameters (tests/gsl_oracle.h). */
+static double oracle_sse(const moelab_model *start, const moelab_data *D) { return gsl_oracle_sse(start, D, NULL); }
 
 static double row_term_max(const moelab_model *m, const moelab_data *D);
 
