@@ -776,11 +776,14 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  * 4000): GSL's gsl_multifit_nlinear started from the end point lowered SSE by more
  * than 1e-10 relative for 46 of 76 fits (seeds 1–20, up to 7.4e-4) and 47 of 80
  * (seeds 21–40, up to 2.3e-3) before these steps, and for 8 of 75 and 10 of 78
- * with them (up to 3.4e-6; Intel Xeon, the Gram sums with fused multiply-adds).  So before a ReLU fit ends (the kink rule, xtol, ftol),
- * the steps (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀe in the model's coordinates θ (a softmax
- * step is put back in the sum-to-zero gauge), with the scaling of a fresh start
- * (not the running maximum), at μ = 1e-3 · 2^j, j = 0..KINK_PROBES-1 (the largest
- * step first), are evaluated with f only (one pass each).  *found = 1 for the first
+ * with them (up to 3.4e-6; Intel Xeon, the Gram sums with fused multiply-adds).
+ * So before a ReLU fit ends (the kink rule, xtol, ftol), the steps
+ * (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀe in the model's coordinates θ (a softmax step is put
+ * back in the sum-to-zero gauge), with the scaling of a fresh start (not the running
+ * maximum), at μ = 1e-3 · 2^j, j = 0..KINK_PROBES-1 (the largest step first), are
+ * evaluated with f only (one pass each).  In θ rather than through lm_solve's φ: for
+ * softmax gates the gauge's φ-space scaling gives other steps, and on the fits above
+ * the φ-space steps with a fresh scaling left the softmax fits where they were.  *found = 1 for the first
  * that lowers SSE by more than kink_tol · SSE: its point in w->trial, its μ in
  * *mu_found.  Needs w->Ht at φ (kink_stationary), whose first p² it overwrites.
  * Returns MOELAB_OK or MOELAB_ENOMEM.
