@@ -197,9 +197,23 @@ ML_INLINE void eval_tile(const ml_shape *s, const double *theta, const double *X
   double *aux = fv + L;             /* L × 7 */
   double *DZ = aux + 7 * L;         /* vᵀ∇z_i (the acceleration term) */
   double *DU = DZ + k * L;          /* vᵀ∇u_i */
-  for (size_t l = 0; l < L; l++) {
-    const double *x = X + (r0 + (l < mt ? l : mt - 1)) * d;
-    for (size_t j = 0; j < d; j++) xt[j * L + l] = x[j];
+  /* the tile's inputs, lane-major; a whole tile is moved with vector loads and stores: 8 scalar stores
+   * read back as one vector cannot be forwarded, and the stall cost up to a fifth of a pass */
+  if (mt == L) {
+    const double *x = X + r0 * d;
+    if (d == 1) {
+      LANES xt[l] = x[l];
+    } else {
+      for (size_t j = 0; j < d; j++) {
+        double *xj = xt + j * L;
+        LANES xj[l] = x[l * d + j];
+      }
+    }
+  } else {
+    for (size_t l = 0; l < L; l++) {
+      const double *x = X + (r0 + (l < mt ? l : mt - 1)) * d;
+      for (size_t j = 0; j < d; j++) xt[j * L + l] = x[j];
+    }
   }
   /* scores, summed from 0 in the order j = 0..d-1, then the intercept added */
   for (size_t i = 0; i < k; i++) {
