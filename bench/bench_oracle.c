@@ -12,7 +12,8 @@
  * (1 - 1e-10) · SSE, the stationarity check of the tests.  Prints the counts,
  * the largest and median relative decrease, and the fits' iterations and time.
  *
- * Usage: bench_oracle [--expert FAMILY] [--n N1,N2,...] [--seeds S1..S2] [--kink-tol T]
+ * Usage: bench_oracle [--expert FAMILY] [--n N1,N2,...] [--seeds S1..S2] [--kink-tol T] [--list]
+ *   --list: one comment line per lowered fit (seed, stop reason, iterations, SSE, decrease)
  *   defaults: relu, n = 1000,4000, seeds 1..20, kink_tol the library's (1e-10)
  */
 #include "bench_common.h"
@@ -52,6 +53,7 @@ int main(int argc, char **argv) {
   size_t ns[16] = {1000, 4000}, nn = 2;
   long s1 = 1, s2 = 20;
   double kink_tol = -1;
+  int list = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--expert") == 0 && v) {
@@ -65,10 +67,12 @@ int main(int argc, char **argv) {
       for (char *t = strtok(argv[++i], ","); t && nn < 16; t = strtok(NULL, ",")) ns[nn++] = (size_t)strtod(t, NULL);
     } else if (strcmp(a, "--seeds") == 0 && v && sscanf(v, "%ld..%ld", &s1, &s2) == 2 && s1 >= 0 && s2 >= s1) {
       i++;
+    } else if (strcmp(a, "--list") == 0) {
+      list = 1;
     } else if (strcmp(a, "--kink-tol") == 0 && v) {
       kink_tol = strtod(argv[++i], NULL);
     } else {
-      printf("usage: bench_oracle [--expert FAMILY] [--n N1,N2,...] [--seeds S1..S2] [--kink-tol T]\n");
+      printf("usage: bench_oracle [--expert FAMILY] [--n N1,N2,...] [--seeds S1..S2] [--kink-tol T] [--list]\n");
       return strcmp(a, "--help") == 0 ? 0 : 2;
     }
   }
@@ -120,6 +124,10 @@ int main(int argc, char **argv) {
               if (lowered < 1024) gaps[lowered] = gap;
               lowered++;
               if (gap > largest) largest = gap;
+              if (list)
+                printf("#   %s n %zu seed %ld: stop %s, %zu iterations, SSE %.15g, oracle %.15g (%.3g)\n",
+                       g ? "softmax" : "sigmoid", n, sd, moelab_stop_name(r->stop), (size_t)r->iterations, r->sse, so,
+                       gap);
             }
           }
         }

@@ -555,6 +555,7 @@ typedef struct lm_ws {
   double *Ht;     /* ReLU (2p² + 5p): JᵀJ (p×p) and Jᵀe (p) in θ at the point of the last kink_stationary,
                      then kink_probe's scratch (a copy of JᵀJ, the scaling, the step, two points) */
   unsigned char *pheld; /* ReLU probe: parameters held at a bound (p) */
+  double *weak;         /* ReLU probe: the first probe point that lowers SSE at all (np) */
   double *cache;  /* one allocation behind cJ, cC, cJ2, cC2 (64-byte aligned views) */
   size_t *free_idx;
   unsigned char *held; /* 1: held at a bound this iteration */
@@ -583,6 +584,7 @@ static void lm_ws_free(lm_ws *w) {
   free(w->S2);
   free(w->Ht);
   free(w->pheld);
+  free(w->weak);
   memset(w, 0, sizeof *w);
 }
 
@@ -628,7 +630,8 @@ static int lm_ws_alloc(const fit_problem *P, lm_ws *w) {
   if (P->s.expert == MOELAB_EXPERT_RELU) {
     w->Ht = ml_alloc(2 * p * p + 5 * p, sizeof(double));
     w->pheld = ml_alloc(p, 1);
-    if (!w->Ht || !w->pheld) {
+    w->weak = ml_alloc(np, sizeof(double));
+    if (!w->Ht || !w->pheld || !w->weak) {
       lm_ws_free(w);
       return MOELAB_ENOMEM;
     }
@@ -771,32 +774,33 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  * ReLU experts: the Levenberg–Marquardt steps a fresh start would try from φ.
  * At the kinks' scale most small steps fail (a sample's expert switching on or off
  * is not in the Gauss–Newton model), so μ grows and the method can settle where a
- * larger step still descends.  Measured (bench/bench_oracle) on over-specified fits
- * near the truth (k = 3 for a 2-atom truth, sigmoid and softmax gates, n = 1000 and
- * 4000): GSL's gsl_multifit_nlinear started from the end point lowered SSE by more
- * than 1e-10 relative for 46 of 76 fits (seeds 1–20, up to 7.4e-4) and 47 of 80
- * (seeds 21–40, up to 2.3e-3) before these steps, and for 8 of 75 and 10 of 78
- * with them (up to 3.4e-6; Intel Xeon, the Gram sums with fused multiply-adds).
- * So before a ReLU fit ends (the kink rule, xtol, ftol), the steps
+ * larger step, or a more heavily damped one, still descends.  The steps
  * (JᵀJ + μ diag(JᵀJ)) δ = -Jᵀe in the model's coordinates θ (a softmax step is put
  * back in the sum-to-zero gauge), with the scaling of a fresh start (not the running
  * maximum), at μ = 1e-3 · 2^j, j = 0..KINK_PROBES-1 (the largest step first), are
  * evaluated with f only (one pass each).  In θ rather than through lm_solve's φ: for
  * softmax gates the gauge's φ-space scaling gives other steps, and on six softmax fits
  * (seeds 1–6, n = 1000 and 5000) φ-space steps with a fresh scaling moved none of them
- * (at μ = 1e-3·10^j), while the θ-space steps moved one to a lower SSE.  *found = 1 for the first
- * that lowers SSE by more than kink_tol · SSE: its point in w->trial, its μ in
- * *mu_found.  Needs w->Ht at φ (kink_stationary), whose first p² it overwrites.
+ * (at μ = 1e-3·10^j), while the θ-space steps moved one to a lower SSE.  *found = 1 for
+ * the first that lowers SSE by more than kink_tol · SSE: its point in w->trial, its μ in
+ * *mu_found.  Otherwise *mu_weak > 0 is the μ of the first that lowers SSE at all (a weak
+ * step), its point in w->weak.  Needs w->Ht at φ (kink_stationary), whose first p² it
+ * overwrites.  μ up to 2^30·1e-3 ≈ 1e6: the descent left on over-specified fits follows a
+ * flat direction of JᵀJ that only heavily damped steps can take without crossing kinks in
+ * the stiff ones (docs/fitting.md, "Fresh-start steps": with weak steps, GSL's solver
+ * restarted from the end point still lowered 18 of 152 bench_oracle fits with μ up to
+ * 2^20·1e-3, 7 with 2^30, 10 with 2^40).
  * Returns MOELAB_OK or MOELAB_ENOMEM.
  */
-#define KINK_PROBES 21
+#define KINK_PROBES 31
 static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws *w, const double *phi, double sse,
-                      int *found, double *mu_found) {
+                      int *found, double *mu_found, double *mu_weak) {
   const size_t p = P->s.p;
   /* w->Ht: JᵀJ (p², factorised in place from a copy), Jᵀe (p), the copy (p²), D, δ, θ0, θ (p each) */
   double *M = w->Ht, *gt = w->Ht + p * p, *H = gt + p, *D = H + p * p, *dx = D + p, *th0 = dx + p, *th = th0 + p;
   unsigned char *held = w->pheld;
   *found = 0;
+  *mu_weak = 0.0;
   memcpy(H, M, p * p * sizeof(double));
   fit_phi_to_theta(P, phi, th0);
   diag_scaling(H, p, D);
@@ -823,23 +827,33 @@ static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws
       *mu_found = mp;
       return MOELAB_OK;
     }
+    if (isfinite(st) && st < sse && !(*mu_weak > 0)) {
+      *mu_weak = mp;
+      memcpy(w->weak, w->trial, P->np * sizeof(double));
+    }
   }
   return MOELAB_OK;
 }
 
 /*
- * kink_probe at φ; when it finds a step, φ moves there with its SSE, H and g (one
- * more pass, as a trial point), D becomes the fresh scaling and *mu the step's μ:
- * the method goes on from there as a fresh start would.  *moved = 1 then.
+ * kink_probe at φ; when it finds a step (or a weak one, when weak_ok), φ moves there
+ * with its SSE, H and g (one more pass, as a trial point), D becomes the fresh scaling
+ * and *mu the step's μ: the method goes on from there as a fresh start would.  *moved = 1
+ * then (2 for a weak step), else 0.
  */
 static int kink_escape(const fit_problem *P, const moelab_fit_options *opt, lm_ws *w, double *phi, double *sse,
-                       double *mu, int *moved) {
+                       double *mu, int *moved, int weak_ok) {
   const size_t np = P->np;
   int found = 0;
-  double mf = 0.0;
+  double mf = 0.0, mw = 0.0;
   *moved = 0;
-  if (kink_probe(P, opt, w, phi, *sse, &found, &mf)) return MOELAB_ENOMEM;
-  if (!found) return MOELAB_OK;
+  if (kink_probe(P, opt, w, phi, *sse, &found, &mf, &mw)) return MOELAB_ENOMEM;
+  if (!found) {
+    if (!weak_ok || !(mw > 0)) return MOELAB_OK;
+    mf = mw;
+    found = 2;
+    memcpy(w->trial, w->weak, np * sizeof(double));
+  }
   double st;
   fit_phi_to_theta(P, w->trial, w->theta);
   if (accumulate(P, w->theta, &st, w->H2, w->g2, w->S2, NULL, w->acc, w->tmp, w->cJ2, w->cC2)) return MOELAB_ENOMEM;
@@ -849,7 +863,7 @@ static int kink_escape(const fit_problem *P, const moelab_fit_options *opt, lm_w
   take_trial(w);
   diag_scaling(w->H, np, w->D);
   *mu = mf;
-  *moved = 1;
+  *moved = found;
   return MOELAB_OK;
 }
 
@@ -903,6 +917,8 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
   const int relu = P->s.expert == MOELAB_EXPERT_RELU;
   double hist[10]; /* SSE after the last 10 accepted steps (a ring) */
   int kink_checked = 0, kink_within = 0; /* kink_stationary already run at the end point, and its answer */
+  int weak_on = 0, weak_ok = 1; /* ReLU: going on from a weak probe step; weak steps still allowed */
+  double weak_sse0 = 0.0;       /* SSE before the weak step */
   moelab_stop stop = MOELAB_STOP_MAXITER;
   for (;;) {
     if (opt->stop_flag && *opt->stop_flag) {
@@ -1081,7 +1097,17 @@ static int lm_run(const fit_problem *P, const moelab_fit_options *opt, double *p
         if (kink_stationary(P, w, phi, &kink_within)) return MOELAB_ENOMEM;
         kink_checked = 1;
       }
-      if (kink_escape(P, opt, w, phi, &sse, &mu, &moved)) return MOELAB_ENOMEM;
+      if (weak_on) { /* a weak step's run has ended: it must have gained kink_tol · SSE */
+        weak_on = 0;
+        if (!(weak_sse0 - sse > opt->kink_tol * weak_sse0)) weak_ok = 0;
+      }
+      double sse0 = sse;
+      if (kink_escape(P, opt, w, phi, &sse, &mu, &moved, weak_ok)) return MOELAB_ENOMEM;
+      if (moved == 1) weak_ok = 1;
+      if (moved == 2) {
+        weak_on = 1;
+        weak_sse0 = sse0;
+      }
       if (moved) {
         kink_checked = 0;
         quit = 0;
