@@ -784,7 +784,8 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  * (at μ = 1e-3·10^j), while the θ-space steps moved one to a lower SSE.  *found = 1 for
  * the first that lowers SSE by more than kink_tol · SSE: its point in w->trial, its μ in
  * *mu_found.  Otherwise *mu_weak > 0 is the μ of the first that lowers SSE at all (a weak
- * step), its point in w->weak.  Needs w->Ht at φ (kink_stationary), whose first p² it
+ * step), its point in w->weak; with weak_ok the probes end there (in 444 ends of the
+ * bench_oracle fits no step with a larger μ gained kink_tol after a weak one).  Needs w->Ht at φ (kink_stationary), whose first p² it
  * overwrites.  μ up to 2^30·1e-3 ≈ 1e6: the descent left on over-specified fits follows a
  * flat direction of JᵀJ that only heavily damped steps can take without crossing kinks in
  * the stiff ones (docs/fitting.md, "Fresh-start steps": with weak steps, GSL's solver
@@ -794,7 +795,7 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  */
 #define KINK_PROBES 31
 static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws *w, const double *phi, double sse,
-                      int *found, double *mu_found, double *mu_weak) {
+                      int weak_ok, int *found, double *mu_found, double *mu_weak) {
   const size_t p = P->s.p;
   /* w->Ht: JᵀJ (p², factorised in place from a copy), Jᵀe (p), the copy (p²), D, δ, θ0, θ (p each) */
   double *M = w->Ht, *gt = w->Ht + p * p, *H = gt + p, *D = H + p * p, *dx = D + p, *th0 = dx + p, *th = th0 + p;
@@ -830,6 +831,7 @@ static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws
     if (isfinite(st) && st < sse && !(*mu_weak > 0)) {
       *mu_weak = mp;
       memcpy(w->weak, w->trial, P->np * sizeof(double));
+      if (weak_ok) return MOELAB_OK;
     }
   }
   return MOELAB_OK;
@@ -847,7 +849,7 @@ static int kink_escape(const fit_problem *P, const moelab_fit_options *opt, lm_w
   int found = 0;
   double mf = 0.0, mw = 0.0;
   *moved = 0;
-  if (kink_probe(P, opt, w, phi, *sse, &found, &mf, &mw)) return MOELAB_ENOMEM;
+  if (kink_probe(P, opt, w, phi, *sse, weak_ok, &found, &mf, &mw)) return MOELAB_ENOMEM;
   if (!found) {
     if (!weak_ok || !(mw > 0)) return MOELAB_OK;
     mf = mw;
