@@ -315,9 +315,10 @@ static double best_lm_step_gain(const moelab_model *fit, const moelab_data *D) {
 }
 
 /* ReLU kink stationarity: over-specified sigmoid and softmax ReLU fits from near the
- * truth stop "kink", converged, with a gradient within the largest single-row term
- * (computed here from the public Jacobian) and above gtol (so the rule, not the
- * gradient test, ended them).  At such a stop none of the Levenberg–Marquardt steps a
+ * truth end converged by kink stationarity (stop "kink", or "xtol"/"ftol" after the
+ * fresh-start steps; at least 4 of the 6), with a gradient within the largest single-row
+ * term (computed here from the public Jacobian) and above gtol (so the rule, not the
+ * gradient test, ended them).  At such an end none of the Levenberg–Marquardt steps a
  * fresh start would try lowers SSE by more than kink_tol relative (computed here
  * independently; the code before these steps failed this for 3 of the 6 fits, by
  * 6.7e-7 to 6.7e-6).  The crawl (kink_tol = 0: no rule, no such steps) ends at least as
@@ -358,7 +359,10 @@ static void test_kink_stop(void) {
         double s2 = ra->sse / (double)(D->n - a->p);
         CHECK_MSG(rb->sse >= ra->sse - 1e-3 * s2, "%s seed %d: kink stop %zu it SSE %.15g, crawl %zu it SSE %.15g", gn,
                   (int)seed, ra->iterations, ra->sse, rb->iterations, rb->sse);
-        if (ra->stop == MOELAB_STOP_KINK) {
+        /* converged by kink stationarity: the kink rule, or a negligible step or decrease after
+         * the fresh-start steps (which run before either), with the gradient test unmet */
+        const int kink_end = ra->stop == MOELAB_STOP_KINK || ra->stop == MOELAB_STOP_XTOL || ra->stop == MOELAB_STOP_FTOL;
+        if (kink_end && ra->converged && ra->grad_norm > o.gtol) {
           kinks++;
           double rt = row_term_max(a, D);
           CHECK(ra->converged);
@@ -380,7 +384,7 @@ static void test_kink_stop(void) {
       moelab_data_free(D);
       moelab_model_free(t);
     }
-  CHECK_MSG(kinks >= 4, "only %d of 6 fits stopped on the kink rule", kinks);
+  CHECK_MSG(kinks >= 4, "only %d of 6 fits ended converged by kink stationarity", kinks);
 }
 
 /* Identical results for 1 and 2 threads, random starts and several restarts. */
