@@ -45,8 +45,9 @@ static const cli_opt opts[] = {
      "last 10 steps decreased SSE by at most TOL relative together and the gradient is no larger than one row's "
      "gradient term (stationary up to one kink crossing). Before such a fit ends (or ends on --xtol or --ftol), "
      "the steps a fresh start would take from the point are tried, and the fit goes on from the first that "
-     "decreases SSE by more than TOL relative. 0: off (the fit then crawls along the kinks until --xtol or "
-     "--ftol)."},
+     "decreases SSE; one that decreases it by at most TOL relative is taken only while each run from such a step "
+     "gains more than TOL relative before the fit next ends. 0: off (the fit then crawls along the kinks until "
+     "--xtol or --ftol)."},
     {"box-beta0", 0, "LO,HI", "-10,10", "Bounds of the gate intercepts beta0."},
     {"box-beta1", 0, "LO,HI", "-10,10", "Bounds of the gate slopes beta1."},
     {"box-eta", 0, "LO,HI", "-10,10", "Bounds of the expert parameters eta."},

@@ -441,8 +441,10 @@ typedef struct moelab_fit_options {
                       by at most kink_tol · SSE together and the projected gradient is no larger than the largest
                       single-row gradient term (Clarke stationarity up to one kink crossing).  Before a ReLU fit
                       ends this way (or on xtol or ftol), the Levenberg–Marquardt steps a fresh start would try
-                      from the point (μ = 1e-3·2^j, j = 0..20, fresh diag(JᵀJ) scaling) are evaluated, and the
-                      fit goes on from the first that lowers SSE by more than kink_tol · SSE.  Default 1e-10, the
+                      from the point (μ = 1e-3·2^j, j = 0..30, fresh diag(JᵀJ) scaling) are evaluated, and the
+                      fit goes on from the first that lowers SSE; one that lowers it by at most kink_tol · SSE
+                      (a weak step) is taken only while each run from such a step gains more than kink_tol · SSE
+                      before the fit next ends (docs/fitting.md, "Fresh-start steps").  Default 1e-10, the
                       relative decrease the stationarity check allows a generic solver restarted from the end
                       point; 0: off (no rule, no such steps: fits run until xtol, ftol or max_iter).  In [0, 1].
                       Reference fits (moelab_reference) always run with 0 */
