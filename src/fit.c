@@ -785,12 +785,13 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  * the first that lowers SSE by more than kink_tol · SSE: its point in w->trial, its μ in
  * *mu_found.  Otherwise *mu_weak > 0 is the μ of the first that lowers SSE at all (a weak
  * step), its point in w->weak; with weak_ok the probes end there (in 444 ends of the
- * bench_oracle fits no step with a larger μ gained kink_tol after a weak one).  Needs w->Ht at φ (kink_stationary), whose first p² it
- * overwrites.  μ up to 2^30·1e-3 ≈ 1e6: the descent left on over-specified fits follows a
- * flat direction of JᵀJ that only heavily damped steps can take without crossing kinks in
- * the stiff ones (docs/fitting.md, "Fresh-start steps": with weak steps, GSL's solver
- * restarted from the end point still lowered 18 of 152 bench_oracle fits with μ up to
- * 2^20·1e-3, 7 with 2^30, 10 with 2^40).
+ * bench_oracle fits no step with a larger μ gained kink_tol after a weak one).  Needs
+ * w->Ht at φ (kink_stationary), whose first p² it overwrites.  μ up to 2^30·1e-3 ≈ 1e6:
+ * the descent left on over-specified fits follows a flat direction (of the Newton model
+ * JᵀJ + S, slightly negative curvature) that only heavily damped steps can take without
+ * crossing kinks in the stiff ones (docs/fitting.md, "Fresh-start steps": with weak steps,
+ * GSL's solver restarted from the end point still lowered 18 of 152 bench_oracle fits with
+ * μ up to 2^20·1e-3, 7 with 2^30, 10 with 2^40).
  * Returns MOELAB_OK or MOELAB_ENOMEM.
  */
 #define KINK_PROBES 31
