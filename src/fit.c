@@ -555,7 +555,6 @@ typedef struct lm_ws {
   double *Ht;     /* ReLU (2p² + 5p): JᵀJ (p×p) and Jᵀe (p) in θ at the point of the last kink_stationary,
                      then kink_probe's scratch (a copy of JᵀJ, the scaling, the step, two points) */
   unsigned char *pheld; /* ReLU probe: parameters held at a bound (p) */
-  double *weak;         /* ReLU probe: the first probe point that lowers SSE at all (np) */
   double *cache;  /* one allocation behind cJ, cC, cJ2, cC2 (64-byte aligned views) */
   size_t *free_idx;
   unsigned char *held; /* 1: held at a bound this iteration */
@@ -584,7 +583,6 @@ static void lm_ws_free(lm_ws *w) {
   free(w->S2);
   free(w->Ht);
   free(w->pheld);
-  free(w->weak);
   memset(w, 0, sizeof *w);
 }
 
@@ -630,8 +628,7 @@ static int lm_ws_alloc(const fit_problem *P, lm_ws *w) {
   if (P->s.expert == MOELAB_EXPERT_RELU) {
     w->Ht = ml_alloc(2 * p * p + 5 * p, sizeof(double));
     w->pheld = ml_alloc(p, 1);
-    w->weak = ml_alloc(np, sizeof(double));
-    if (!w->Ht || !w->pheld || !w->weak) {
+    if (!w->Ht || !w->pheld) {
       lm_ws_free(w);
       return MOELAB_ENOMEM;
     }
@@ -782,10 +779,10 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  * softmax gates the gauge's φ-space scaling gives other steps, and on six softmax fits
  * (seeds 1–6, n = 1000 and 5000) φ-space steps with a fresh scaling moved none of them
  * (at μ = 1e-3·10^j), while the θ-space steps moved one to a lower SSE.  *found = 1 for
- * the first that lowers SSE by more than kink_tol · SSE: its point in w->trial, its μ in
- * *mu_found.  Otherwise *mu_weak > 0 is the μ of the first that lowers SSE at all (a weak
- * step), its point in w->weak; with weak_ok the probes end there (in 444 ends of the
- * bench_oracle fits no step with a larger μ gained kink_tol after a weak one).  Needs
+ * the first that lowers SSE by more than kink_tol · SSE; with weak_ok, *found = 2 for the
+ * first that lowers it at all (a weak step), when none before it gained kink_tol (in 444
+ * ends of the bench_oracle fits no step with a larger μ gained kink_tol after a weak one).
+ * Its point is in w->trial, its μ in *mu_found.  Needs
  * w->Ht at φ (kink_stationary), whose first p² it overwrites.  μ up to 2^30·1e-3 ≈ 1e6:
  * the descent left on over-specified fits follows a flat direction (of the Newton model
  * JᵀJ + S, slightly negative curvature) that only heavily damped steps can take without
@@ -796,13 +793,12 @@ static int kink_stationary(const fit_problem *P, lm_ws *w, const double *phi, in
  */
 #define KINK_PROBES 31
 static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws *w, const double *phi, double sse,
-                      int weak_ok, int *found, double *mu_found, double *mu_weak) {
+                      int weak_ok, int *found, double *mu_found) {
   const size_t p = P->s.p;
   /* w->Ht: JᵀJ (p², factorised in place from a copy), Jᵀe (p), the copy (p²), D, δ, θ0, θ (p each) */
   double *M = w->Ht, *gt = w->Ht + p * p, *H = gt + p, *D = H + p * p, *dx = D + p, *th0 = dx + p, *th = th0 + p;
   unsigned char *held = w->pheld;
   *found = 0;
-  *mu_weak = 0.0;
   memcpy(H, M, p * p * sizeof(double));
   fit_phi_to_theta(P, phi, th0);
   diag_scaling(H, p, D);
@@ -829,10 +825,10 @@ static int kink_probe(const fit_problem *P, const moelab_fit_options *opt, lm_ws
       *mu_found = mp;
       return MOELAB_OK;
     }
-    if (isfinite(st) && st < sse && !(*mu_weak > 0)) {
-      *mu_weak = mp;
-      memcpy(w->weak, w->trial, P->np * sizeof(double));
-      if (weak_ok) return MOELAB_OK;
+    if (weak_ok && isfinite(st) && st < sse) {
+      *found = 2;
+      *mu_found = mp;
+      return MOELAB_OK;
     }
   }
   return MOELAB_OK;
@@ -848,15 +844,10 @@ static int kink_escape(const fit_problem *P, const moelab_fit_options *opt, lm_w
                        double *mu, int *moved, int weak_ok) {
   const size_t np = P->np;
   int found = 0;
-  double mf = 0.0, mw = 0.0;
+  double mf = 0.0;
   *moved = 0;
-  if (kink_probe(P, opt, w, phi, *sse, weak_ok, &found, &mf, &mw)) return MOELAB_ENOMEM;
-  if (!found) {
-    if (!weak_ok || !(mw > 0)) return MOELAB_OK;
-    mf = mw;
-    found = 2;
-    memcpy(w->trial, w->weak, np * sizeof(double));
-  }
+  if (kink_probe(P, opt, w, phi, *sse, weak_ok, &found, &mf)) return MOELAB_ENOMEM;
+  if (!found) return MOELAB_OK;
   double st;
   fit_phi_to_theta(P, w->trial, w->theta);
   if (accumulate(P, w->theta, &st, w->H2, w->g2, w->S2, NULL, w->acc, w->tmp, w->cJ2, w->cC2)) return MOELAB_ENOMEM;
